@@ -1,0 +1,196 @@
+//! `firewatch incidents list|show`
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use firewatch_event::{Event, Incident, IncidentId};
+use firewatch_index::{EventHit, IndexReader, Order, SearchRequest};
+
+use crate::DataDirArg;
+use crate::output::{event_json, write_event_table, write_incident_detail, write_incident_table, write_json_line};
+
+/// `firewatch incidents ...`
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCommand {
+    /// List incidents, newest first.
+    List(ListArgs),
+    /// Show one incident, its matching events and the logs around it.
+    Show(ShowArgs),
+}
+
+/// Arguments of `incidents list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only incidents in this state.
+    #[arg(long, value_parser = ["open", "resolved"])]
+    state: Option<String>,
+
+    /// One JSON object per incident.
+    #[arg(long)]
+    json: bool,
+
+    #[command(flatten)]
+    data_dir: DataDirArg,
+}
+
+/// Arguments of `incidents show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The incident id (16 hex digits, as `incidents list` prints it).
+    #[arg(value_name = "ID")]
+    id: String,
+
+    /// How far before the first and after the last match to show logs of
+    /// the same host and service.
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    context: String,
+
+    /// At most this many context lines.
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+
+    /// One JSON object: the incident, its events and the context.
+    #[arg(long)]
+    json: bool,
+
+    #[command(flatten)]
+    data_dir: DataDirArg,
+}
+
+pub fn run(command: IncidentsCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        IncidentsCommand::List(args) => list(args),
+        IncidentsCommand::Show(args) => show(args),
+    }
+}
+
+fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
+    let reader = IndexReader::open(&args.data_dir.resolve())?;
+    let mut incidents = reader.incidents()?;
+    if let Some(state) = &args.state {
+        incidents.retain(|incident| incident.state.as_str() == state);
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.json {
+        for incident in &incidents {
+            write_json_line(&mut out, incident)?;
+        }
+    } else {
+        write_incident_table(&mut out, &incidents)?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
+    let id: IncidentId = args.id.parse()?;
+    let context = firewatch_event::parse_duration(&args.context)?;
+    let reader = IndexReader::open(&args.data_dir.resolve())?;
+    let incident = reader
+        .incident(id)?
+        .with_context(|| format!("no incident {id}: `firewatch incidents list` shows the ids"))?;
+
+    let matching = matching_events(&reader, &incident)?;
+    let context_events = surrounding_logs(&reader, &incident, &matching, context, args.limit)?;
+
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.json {
+        let json = serde_json::json!({
+            "incident": incident,
+            "events": matching.iter().map(|hit| event_json(&hit.event, &hit.incidents)).collect::<Vec<_>>(),
+            "context": context_events.iter().map(|hit| event_json(&hit.event, &hit.incidents)).collect::<Vec<_>>(),
+        });
+        write_json_line(&mut out, &json)?;
+    } else {
+        write_incident_detail(&mut out, &incident)?;
+        writeln!(out, "\nmatching events ({} shown of {}):", matching.len(), incident.count)?;
+        write_event_table(&mut out, &matching.iter().map(|hit| &hit.event).collect::<Vec<_>>())?;
+        writeln!(
+            out,
+            "\nlogs of the same host and service from {} before to {} after ({}):",
+            args.context,
+            args.context,
+            context_events.len()
+        )?;
+        write_event_table(&mut out, &context_events.iter().map(|hit| &hit.event).collect::<Vec<_>>())?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The events that made the incident fire, then those tagged with it.
+fn matching_events(reader: &IndexReader, incident: &Incident) -> anyhow::Result<Vec<EventHit>> {
+    let mut hits = Vec::new();
+    for event_id in &incident.trigger_events {
+        if let Some(hit) = reader.event(*event_id)? {
+            hits.push(hit);
+        }
+    }
+    let tagged = reader.search(&SearchRequest {
+        query: "*".into(),
+        filters: vec![("incident".into(), incident.id.to_string())],
+        since: None,
+        until: None,
+        limit: 100,
+        order: Order::Ascending,
+    })?;
+    for hit in tagged.hits {
+        if !hits.iter().any(|known| known.event.id == hit.event.id) {
+            hits.push(hit);
+        }
+    }
+    hits.sort_by_key(|hit| (hit.event.time(), hit.event.line));
+    Ok(hits)
+}
+
+/// Logs of the incident's host and service (from its group, else from its
+/// first matching event) around the time it was active.
+fn surrounding_logs(
+    reader: &IndexReader,
+    incident: &Incident,
+    matching: &[EventHit],
+    context: jiff::SignedDuration,
+    limit: usize,
+) -> anyhow::Result<Vec<EventHit>> {
+    let first: Option<&Event> = matching.first().map(|hit| &hit.event);
+    let mut filters = Vec::new();
+    for name in ["host", "service"] {
+        let value = incident
+            .group
+            .get(name)
+            .cloned()
+            .or_else(|| first.and_then(|event| event.field_text(name)).map(|text| text.into_owned()));
+        if let Some(value) = value.filter(|value| value != "-") {
+            filters.push((name.to_owned(), value));
+        }
+    }
+    // Half the lines lead up to the first match, the rest follow it: the
+    // start of an incident is where its cause usually shows.
+    let request = |since, until, limit, order| SearchRequest {
+        query: "*".into(),
+        filters: filters.clone(),
+        since,
+        until,
+        limit,
+        order,
+    };
+    let mut before = reader
+        .search(&request(
+            incident.first_seen.checked_sub(context).ok(),
+            Some(incident.first_seen),
+            limit / 2,
+            Order::Descending,
+        ))?
+        .hits;
+    before.reverse();
+    let after = reader.search(&request(
+        Some(incident.first_seen),
+        incident.last_seen.checked_add(context).ok(),
+        limit - before.len(),
+        Order::Ascending,
+    ))?;
+    before.extend(after.hits);
+    Ok(before)
+}

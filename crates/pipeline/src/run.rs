@@ -1,0 +1,463 @@
+//! Running a plan: sources, the processor thread, the index thread.
+//!
+//! ```text
+//! source tasks ──Batch──> forwarder ──Input──> processor thread ──IndexWork──> index thread
+//!   (tokio)      bounded   (+ ticks)  bounded   (parse + detect)    bounded     (tantivy, commits)
+//! ```
+//!
+//! Every channel is bounded, so a slow index slows the processor, which
+//! slows the sources: nothing piles up in memory. Parsing and detection run
+//! on a thread of their own rather than on the async runtime, so that
+//! sources keep being served while a batch is being worked on.
+//!
+//! The index thread folds each batch's position into a [`Checkpoint`] after
+//! adding the batch's events, and commits both together; batches arrive in
+//! the order the processor finished them, which is the order sources sent
+//! them, so a committed position never runs ahead of committed events.
+//!
+//! Shutdown: cancelling the token stops the sources; each sends what it has
+//! and returns; the channels then close one after the other, the index
+//! thread makes a last commit, and [`run`] returns the summary.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::time::{Duration, Instant};
+
+use firewatch_event::{Batch, Checkpoint, Incident, IncidentId, IncidentState, Timestamp};
+use firewatch_index::IndexWriter;
+use firewatch_ingest::{FileSource, Source, SourceContext, SourceCounters, StdinSource};
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::plan::{IndexPlan, InputPlan, Plan};
+use crate::processor::{ParseCounts, Processed, Processor};
+use crate::PipelineError;
+
+/// How an incident changed, as told to a [`RunObserver`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IncidentChange {
+    /// It fired for the first time.
+    Opened,
+    /// More matches came in.
+    Updated,
+    /// It went quiet for its rule's resolve period.
+    Resolved,
+}
+
+/// Progress of a run, for a status line.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Events processed so far.
+    pub events: u64,
+    /// Bytes read so far.
+    pub bytes: u64,
+    /// Incidents open now.
+    pub open_incidents: usize,
+    /// Time since the run started.
+    pub elapsed: Duration,
+}
+
+/// Receives what happens during a run. Called from the processor thread:
+/// keep it quick.
+pub trait RunObserver: Send {
+    /// An incident opened, changed or resolved.
+    fn incident(&mut self, change: IncidentChange, incident: &Incident);
+    /// About once a second.
+    fn progress(&mut self, _progress: &Progress) {}
+}
+
+/// What one source did.
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceSummary {
+    /// The source's name.
+    pub name: String,
+    /// Physical lines read.
+    pub lines: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Files (streams) opened.
+    pub files: u64,
+    /// What parsing made of the lines.
+    #[serde(flatten)]
+    pub parsed: ParseCounts,
+    /// Why the source stopped early, if it did.
+    pub error: Option<String>,
+}
+
+/// What a run did, printed at its end.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    /// Per source.
+    pub sources: Vec<SourceSummary>,
+    /// Events processed and indexed.
+    pub events: u64,
+    /// Events that could not be parsed (kept as raw text).
+    pub parse_errors: u64,
+    /// Incidents that opened during the run.
+    pub incidents_opened: u64,
+    /// Incidents that resolved during the run.
+    pub incidents_resolved: u64,
+    /// Incidents of this run, oldest first, in their final state.
+    pub incidents: Vec<Incident>,
+    /// Index commits made.
+    pub commits: u64,
+    /// Wall-clock seconds.
+    pub elapsed_seconds: f64,
+}
+
+/// Work for the processor thread.
+enum Input {
+    Batch(Batch),
+    /// A second passed: report progress; advance time if sources idle.
+    Tick,
+}
+
+/// Work for the index thread.
+enum IndexWork {
+    Batch(Processed),
+    Incidents(Vec<Incident>),
+}
+
+/// Batches in flight between stages. Small: a batch holds up to a thousand
+/// lines, and a deeper queue only adds memory, not throughput.
+const CHANNEL_BATCHES: usize = 8;
+
+/// Runs a plan until its sources are exhausted (or, for followed sources,
+/// until `shutdown` is cancelled), and returns what it did.
+pub async fn run(
+    plan: Plan,
+    observer: Box<dyn RunObserver>,
+    shutdown: CancellationToken,
+) -> Result<RunSummary, PipelineError> {
+    let started = Instant::now();
+    let Plan {
+        data_dir,
+        sources,
+        rules,
+        index,
+    } = plan;
+
+    let writer = {
+        let data_dir = data_dir.clone();
+        let config = index.config.clone();
+        tokio::task::spawn_blocking(move || IndexWriter::open(&data_dir, config))
+            .await
+            .map_err(|_| PipelineError::Stage("index writer start-up"))??
+    };
+    let resume = writer.resume_checkpoint().clone();
+    let follows = sources.iter().any(|source| source.follows());
+    let mut processor = Processor::new(
+        sources.iter().map(|source| (&source.name, &source.parser)),
+        rules,
+    );
+
+    // Sources.
+    let (batch_tx, batch_rx) = mpsc::channel::<Batch>(CHANNEL_BATCHES);
+    let mut running = Vec::with_capacity(sources.len());
+    for source in sources {
+        let counters = Arc::new(SourceCounters::default());
+        let reader: Box<dyn Source> = match source.input {
+            InputPlan::File(config) => Box::new(FileSource::new(config)),
+            InputPlan::Stdin {
+                max_line_bytes,
+                multiline,
+            } => Box::new(StdinSource::new(
+                source.name.to_string(),
+                max_line_bytes,
+                multiline,
+            )),
+        };
+        let context = SourceContext {
+            output: batch_tx.clone(),
+            resume: resume.clone(),
+            shutdown: shutdown.clone(),
+            counters: counters.clone(),
+        };
+        let task = tokio::spawn(reader.run(context));
+        running.push((source.name, counters, task));
+    }
+    drop(batch_tx);
+
+    let (input_tx, input_rx) = mpsc::channel::<Input>(CHANNEL_BATCHES);
+    tokio::spawn(forward(batch_rx, input_tx));
+
+    // Index thread.
+    let (work_tx, work_rx) = sync_channel::<IndexWork>(CHANNEL_BATCHES);
+    let index_thread = std::thread::Builder::new()
+        .name("firewatch-index".into())
+        .spawn(move || index_loop(writer, work_rx, index, resume))
+        .map_err(PipelineError::Thread)?;
+
+    // Processor thread.
+    let counters: Vec<Arc<SourceCounters>> =
+        running.iter().map(|(_, counters, _)| counters.clone()).collect();
+    let processor_thread = std::thread::Builder::new()
+        .name("firewatch-detect".into())
+        .spawn({
+            let shutdown = shutdown.clone();
+            move || {
+                let mut lifecycle = Lifecycle::new(observer, counters, started);
+                process_loop(&mut processor, input_rx, work_tx, follows, &mut lifecycle);
+                // A failed index thread drops its receiver; stop the sources too.
+                shutdown.cancel();
+                (processor, lifecycle)
+            }
+        })
+        .map_err(PipelineError::Thread)?;
+
+    let mut source_errors = HashMap::new();
+    for (name, _, task) in &mut running {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::error!(source = %name, %error, "source stopped");
+                source_errors.insert(name.clone(), error.to_string());
+                shutdown.cancel();
+            }
+            Err(_) => {
+                source_errors.insert(name.clone(), "source task panicked".to_owned());
+                shutdown.cancel();
+            }
+        }
+    }
+    let (processor, lifecycle) = tokio::task::spawn_blocking(move || processor_thread.join())
+        .await
+        .map_err(|_| PipelineError::Stage("processor"))?
+        .map_err(|_| PipelineError::Stage("processor"))?;
+    let commits = tokio::task::spawn_blocking(move || index_thread.join())
+        .await
+        .map_err(|_| PipelineError::Stage("index writer"))?
+        .map_err(|_| PipelineError::Stage("index writer"))??;
+
+    let counts = processor.counts();
+    let sources: Vec<SourceSummary> = running
+        .iter()
+        .map(|(name, counters, _)| {
+            let read = counters.snapshot();
+            SourceSummary {
+                name: name.to_string(),
+                lines: read.lines,
+                bytes: read.bytes,
+                files: read.files,
+                parsed: counts.get(name).copied().unwrap_or_default(),
+                error: source_errors.get(name).cloned(),
+            }
+        })
+        .collect();
+    if let Some((name, error)) = source_errors.into_iter().next() {
+        return Err(PipelineError::Source {
+            name: name.to_string(),
+            message: error,
+        });
+    }
+    Ok(RunSummary {
+        events: sources.iter().map(|source| source.parsed.events).sum(),
+        parse_errors: sources.iter().map(|source| source.parsed.parse_errors).sum(),
+        sources,
+        incidents_opened: lifecycle.opened,
+        incidents_resolved: lifecycle.resolved,
+        incidents: lifecycle.of_this_run(processor.incidents()),
+        commits,
+        elapsed_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Moves batches from the sources to the processor, adding a tick every
+/// second so that the processor can report progress and let time pass
+/// while sources are idle.
+async fn forward(mut batches: mpsc::Receiver<Batch>, input: mpsc::Sender<Input>) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            batch = batches.recv() => match batch {
+                Some(batch) => if input.send(Input::Batch(batch)).await.is_err() { return },
+                None => return,
+            },
+            _ = ticker.tick() => {
+                // A full queue means the processor is busy: the tick can wait.
+                let _ = input.try_send(Input::Tick);
+            }
+        }
+    }
+}
+
+/// Tracks incident states across batches to tell opened from updated from
+/// resolved, and reports to the observer.
+struct Lifecycle {
+    observer: Box<dyn RunObserver>,
+    counters: Vec<Arc<SourceCounters>>,
+    started: Instant,
+    states: HashMap<IncidentId, IncidentState>,
+    opened: u64,
+    resolved: u64,
+    events: u64,
+    last_progress: Instant,
+}
+
+impl Lifecycle {
+    fn new(observer: Box<dyn RunObserver>, counters: Vec<Arc<SourceCounters>>, started: Instant) -> Self {
+        Self {
+            observer,
+            counters,
+            started,
+            states: HashMap::new(),
+            opened: 0,
+            resolved: 0,
+            events: 0,
+            last_progress: started,
+        }
+    }
+
+    fn changed(&mut self, incidents: &[Incident]) {
+        for incident in incidents {
+            let previous = self.states.insert(incident.id, incident.state);
+            let change = match (previous, incident.state) {
+                (None, IncidentState::Open) => {
+                    self.opened += 1;
+                    IncidentChange::Opened
+                }
+                (Some(IncidentState::Open), IncidentState::Resolved) => {
+                    self.resolved += 1;
+                    IncidentChange::Resolved
+                }
+                (None, IncidentState::Resolved) => {
+                    // Opened and resolved within one batch.
+                    self.opened += 1;
+                    self.resolved += 1;
+                    self.observer.incident(IncidentChange::Opened, incident);
+                    IncidentChange::Resolved
+                }
+                _ => IncidentChange::Updated,
+            };
+            self.observer.incident(change, incident);
+        }
+    }
+
+    fn progress(&mut self, force: bool) {
+        if !force && self.last_progress.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.last_progress = Instant::now();
+        let progress = Progress {
+            events: self.events,
+            bytes: self.counters.iter().map(|counters| counters.snapshot().bytes).sum(),
+            open_incidents: self
+                .states
+                .values()
+                .filter(|state| **state == IncidentState::Open)
+                .count(),
+            elapsed: self.started.elapsed(),
+        };
+        self.observer.progress(&progress);
+    }
+
+    /// The incidents this run opened or changed.
+    fn of_this_run(&self, incidents: Vec<Incident>) -> Vec<Incident> {
+        incidents
+            .into_iter()
+            .filter(|incident| self.states.contains_key(&incident.id))
+            .collect()
+    }
+}
+
+fn process_loop(
+    processor: &mut Processor,
+    mut input: mpsc::Receiver<Input>,
+    output: SyncSender<IndexWork>,
+    follows: bool,
+    lifecycle: &mut Lifecycle,
+) {
+    // Event time at the last batch, and when that was: while followed
+    // sources are idle, event time moves on with the wall clock so that
+    // incidents can resolve without new lines.
+    let mut idle_since: Option<(Timestamp, Instant)> = None;
+    while let Some(work) = input.blocking_recv() {
+        match work {
+            Input::Batch(batch) => {
+                let processed = processor.process(batch, |_, _| {});
+                lifecycle.events += processed.events.len() as u64;
+                lifecycle.changed(&processed.incident_changes);
+                idle_since = processor.watermark().map(|watermark| (watermark, Instant::now()));
+                if output.send(IndexWork::Batch(processed)).is_err() {
+                    return;
+                }
+                lifecycle.progress(false);
+            }
+            Input::Tick => {
+                if follows
+                    && let Some((watermark, since)) = idle_since
+                    && let Ok(idle) = jiff::SignedDuration::try_from(since.elapsed())
+                    && let Ok(now) = watermark.checked_add(idle)
+                {
+                    let changes = processor.advance_to(now);
+                    if !changes.is_empty() {
+                        lifecycle.changed(&changes);
+                        if output.send(IndexWork::Incidents(changes)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                lifecycle.progress(true);
+            }
+        }
+    }
+}
+
+/// Adds what the processor sends to the index and commits on the plan's
+/// interval and size, and once more at the end. Returns the commits made.
+fn index_loop(
+    mut writer: IndexWriter,
+    work: Receiver<IndexWork>,
+    plan: IndexPlan,
+    mut checkpoint: Checkpoint,
+) -> Result<u64, PipelineError> {
+    let mut commits = 0;
+    let mut dirty = false;
+    let mut next_commit = Instant::now() + plan.commit_interval;
+    loop {
+        let wait = next_commit.saturating_duration_since(Instant::now());
+        match work.recv_timeout(wait) {
+            Ok(IndexWork::Batch(processed)) => {
+                for tagged in &processed.events {
+                    writer.add_event(&tagged.event, &tagged.incidents, false)?;
+                }
+                for incident in &processed.incident_changes {
+                    writer.upsert_incident(incident)?;
+                }
+                if let Some(position) = processed.position {
+                    checkpoint.advance(&processed.source, position);
+                }
+                dirty = true;
+                if writer.pending_documents() >= plan.commit_documents {
+                    writer.commit(&checkpoint)?;
+                    commits += 1;
+                    dirty = false;
+                    next_commit = Instant::now() + plan.commit_interval;
+                }
+            }
+            Ok(IndexWork::Incidents(incidents)) => {
+                for incident in &incidents {
+                    writer.upsert_incident(incident)?;
+                }
+                dirty = true;
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if dirty {
+                    writer.commit(&checkpoint)?;
+                    commits += 1;
+                    dirty = false;
+                }
+                next_commit = Instant::now() + plan.commit_interval;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    if dirty {
+        writer.commit(&checkpoint)?;
+        commits += 1;
+    }
+    Ok(commits)
+}
