@@ -1,1 +1,233 @@
-fn main() {}
+//! `firewatch-bench`: firewatch's throughput, stage by stage and end to end,
+//! each figure beside a baseline measured in the same run.
+//!
+//! | stage | what is timed | baseline |
+//! |---|---|---|
+//! | `parse` | `Parser` over pre-split JSON and syslog records, 1 thread and every core | the bare library decode (serde_json, syslog_loose); 1 thread for N threads |
+//! | `detect` | `Detector` over pre-parsed JSON events, 10 and 1,000 keyword rules | `rg -j1 -F -i` with the same phrases |
+//! | `index` | `IndexWriter` adding pre-parsed events and committing | tantivy-cli, 1 indexing thread |
+//! | `run` | the `firewatch run` binary, end to end, 1,000 rules | `cat` and tantivy-cli with 2 threads |
+//!
+//! Corpora come from the shared generator and are kept in a scratch
+//! directory between runs. Nothing here asserts a speed: the output is for
+//! people (release notes), as tables or as JSON lines. The README next to
+//! this crate says how to run it and what each figure means.
+
+mod corpus;
+mod detect;
+mod external;
+mod index;
+mod parse;
+mod patterns;
+mod report;
+mod run;
+mod scratch;
+mod tantivy_cli;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+
+use crate::corpus::{Corpus, CorpusFormat, Size};
+use crate::report::{Machine, Measurement, Report};
+
+/// Corpus size of the stage benchmarks unless `--size` says otherwise.
+const STAGE_SIZE: Size = Size(256 << 20);
+/// Corpus size of the end-to-end run unless `--size` says otherwise.
+const RUN_SIZE: Size = Size(1 << 30);
+/// Timed runs of a stage benchmark unless `--repeat` says otherwise.
+const STAGE_REPEAT: usize = 3;
+/// Timed runs of the end-to-end run unless `--repeat` says otherwise.
+const RUN_REPEAT: usize = 1;
+
+/// Measures firewatch's throughput stage by stage and end to end, each
+/// figure beside a baseline measured in the same run.
+#[derive(Debug, Parser)]
+#[command(name = "firewatch-bench")]
+struct Cli {
+    /// What to measure.
+    #[arg(value_enum)]
+    stage: Stage,
+
+    /// Scratch directory for corpora and indexes (corpora are reused).
+    #[arg(long, value_name = "DIR")]
+    work: Option<PathBuf>,
+
+    /// The shared directory with `bench/gen-corpus.py` and the patterns.
+    #[arg(long, value_name = "DIR")]
+    shared: Option<PathBuf>,
+
+    /// Corpus size for every stage, e.g. 64M [default: 256M for parse,
+    /// detect and index; 1G for run].
+    #[arg(long, value_name = "SIZE")]
+    size: Option<Size>,
+
+    /// Timed runs per figure; the median is reported [default: 3; 1 for run].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: Option<u32>,
+
+    /// JSON lines instead of tables.
+    #[arg(long)]
+    json: bool,
+
+    /// The firewatch binary for `run` [default: target/release/firewatch,
+    /// built with cargo first].
+    #[arg(long, value_name = "PATH")]
+    firewatch: Option<PathBuf>,
+
+    /// The tantivy-cli binary [default: `tantivy` on PATH].
+    #[arg(long, value_name = "PATH")]
+    tantivy: Option<PathBuf>,
+}
+
+/// The stages, and all of them in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Stage {
+    /// Records to events.
+    Parse,
+    /// Events through the rules.
+    Detect,
+    /// Events into the index.
+    Index,
+    /// `firewatch run`, end to end.
+    Run,
+    /// Every stage above, in that order.
+    All,
+}
+
+/// What every stage needs: where things are, how big, how often.
+#[derive(Debug)]
+pub struct Bench {
+    /// Scratch directory: corpora, rule files, indexes.
+    pub work_dir: PathBuf,
+    /// The shared directory (generator and patterns).
+    pub shared_dir: PathBuf,
+    /// The firewatch binary, when given.
+    pub firewatch: Option<PathBuf>,
+    /// The tantivy-cli binary.
+    pub tantivy: PathBuf,
+    size: Option<Size>,
+    repeat: Option<usize>,
+}
+
+impl Bench {
+    /// Corpus size of the stage benchmarks.
+    pub fn stage_size(&self) -> Size {
+        self.size.unwrap_or(STAGE_SIZE)
+    }
+
+    /// Corpus size of the end-to-end run.
+    pub fn run_size(&self) -> Size {
+        self.size.unwrap_or(RUN_SIZE)
+    }
+
+    /// Timed runs per stage figure.
+    pub fn stage_repeat(&self) -> usize {
+        self.repeat.unwrap_or(STAGE_REPEAT)
+    }
+
+    /// Timed runs per end-to-end figure.
+    pub fn run_repeat(&self) -> usize {
+        self.repeat.unwrap_or(RUN_REPEAT)
+    }
+
+    /// Cores to use for multi-threaded figures.
+    pub fn cores(&self) -> usize {
+        std::thread::available_parallelism().map_or(1, |cores| cores.get())
+    }
+
+    /// The corpus of this format and size, generated if needed.
+    pub fn corpus(&self, format: CorpusFormat, size: Size) -> anyhow::Result<Corpus> {
+        Corpus::ensure(&self.work_dir, &self.shared_dir, format, size)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let bench = Bench {
+        work_dir: cli
+            .work
+            .unwrap_or_else(|| std::env::temp_dir().join("firewatch-bench")),
+        shared_dir: cli
+            .shared
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")),
+        firewatch: cli.firewatch,
+        tantivy: tantivy_cli::binary(cli.tantivy.as_ref()),
+        size: cli.size,
+        repeat: cli.repeat.map(|runs| runs as usize),
+    };
+    std::fs::create_dir_all(&bench.work_dir).with_context(|| {
+        format!(
+            "cannot create the scratch directory {}",
+            bench.work_dir.display()
+        )
+    })?;
+    let report = Report { json: cli.json };
+    report.machine(&Machine::detect());
+
+    for (title, stage_bench) in cli.stage.selected() {
+        report.stage(title, &stage_bench(&bench)?);
+    }
+    Ok(())
+}
+
+/// A stage's benchmark: its rows, baselines included.
+type StageBench = fn(&Bench) -> anyhow::Result<Vec<Measurement>>;
+
+impl Stage {
+    /// The benchmarks this choice runs, in order, with their titles.
+    fn selected(self) -> Vec<(&'static str, StageBench)> {
+        let stages: [(Stage, &'static str, StageBench); 4] = [
+            (Stage::Parse, "parse", parse::bench),
+            (Stage::Detect, "detect", detect::bench),
+            (Stage::Index, "index", index::bench),
+            (Stage::Run, "run", run::bench),
+        ];
+        stages
+            .into_iter()
+            .filter(|&(stage, ..)| self == Stage::All || stage == self)
+            .map(|(_, title, stage_bench)| (title, stage_bench))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_runs_every_stage_in_order_and_one_runs_itself() {
+        let titles = |stage: Stage| -> Vec<&str> {
+            stage
+                .selected()
+                .into_iter()
+                .map(|(title, _)| title)
+                .collect()
+        };
+        assert_eq!(titles(Stage::All), ["parse", "detect", "index", "run"]);
+        assert_eq!(titles(Stage::Index), ["index"]);
+    }
+
+    #[test]
+    fn sizes_and_repeats_default_per_stage_unless_given() {
+        let cli = Cli::try_parse_from(["firewatch-bench", "all"]).unwrap();
+        assert_eq!((cli.size, cli.repeat), (None, None));
+        let cli = Cli::try_parse_from(["firewatch-bench", "run", "--size", "64M", "--repeat", "2"])
+            .unwrap();
+        assert_eq!((cli.size, cli.repeat), (Some(Size(64 << 20)), Some(2)));
+        assert!(Cli::try_parse_from(["firewatch-bench", "run", "--repeat", "0"]).is_err());
+        assert!(Cli::try_parse_from(["firewatch-bench", "run", "--size", "lots"]).is_err());
+    }
+}

@@ -20,18 +20,25 @@ pub struct InputArgs {
     pub multiline: bool,
 
     /// Lines longer than this many bytes are cut and marked.
-    #[arg(long, value_name = "BYTES", default_value_t = firewatch_pipeline::DEFAULT_MAX_LINE_BYTES)]
+    #[arg(long, value_name = "BYTES", default_value_t = firewatch_ingest::DEFAULT_MAX_LINE_BYTES)]
     pub max_line_bytes: usize,
 }
 
 impl InputArgs {
     /// The source name events carry: the path, or `stdin`.
     pub fn source_name(&self) -> String {
-        if self.file == "-" { "stdin".to_owned() } else { self.file.clone() }
+        if self.file == "-" {
+            "stdin".to_owned()
+        } else {
+            self.file.clone()
+        }
     }
 
     /// Reads the whole input and hands each batch to `handle`, in order.
-    pub fn for_each_batch(&self, mut handle: impl FnMut(Batch) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    pub fn for_each_batch(
+        &self,
+        mut handle: impl FnMut(Batch) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
         let name = self.source_name();
         let source: Box<dyn Source> = if self.file == "-" {
             Box::new(StdinSource::new(name, self.max_line_bytes, self.multiline))

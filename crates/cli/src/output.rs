@@ -54,7 +54,12 @@ pub fn short_time(time: Timestamp) -> String {
 /// Events as aligned columns: time, host, service, level, message.
 pub fn write_event_table(out: &mut impl Write, events: &[&Event]) -> anyhow::Result<()> {
     let width = |pick: fn(&Event) -> Option<&str>| {
-        events.iter().map(|event| pick(event).map_or(1, str::len)).max().unwrap_or(1).min(24)
+        events
+            .iter()
+            .map(|event| pick(event).map_or(1, str::len))
+            .max()
+            .unwrap_or(1)
+            .min(24)
     };
     let host_width = width(|event| event.host.as_deref());
     let service_width = width(|event| event.service.as_deref());
@@ -78,7 +83,12 @@ pub fn write_incident_table(out: &mut impl Write, incidents: &[Incident]) -> any
         writeln!(out, "no incidents")?;
         return Ok(());
     }
-    let key_width = incidents.iter().map(|incident| incident.key.len()).max().unwrap_or(3).clamp(3, 60);
+    let key_width = incidents
+        .iter()
+        .map(|incident| incident.key.len())
+        .max()
+        .unwrap_or(3)
+        .clamp(3, 60);
     writeln!(
         out,
         "{:16}  {:8}  {:8}  {:key_width$}  {:>6}  {:24}  TITLE",
@@ -119,7 +129,13 @@ pub fn write_incident_detail(out: &mut impl Write, incident: &Incident) -> anyho
     if !incident.samples.is_empty() {
         writeln!(out, "  samples:")?;
         for sample in &incident.samples {
-            writeln!(out, "    {}  {}  {}", short_time(sample.time), sample.event_id, sample.message)?;
+            writeln!(
+                out,
+                "    {}  {}  {}",
+                short_time(sample.time),
+                sample.event_id,
+                sample.message
+            )?;
         }
     }
     Ok(())

@@ -17,11 +17,15 @@ pub fn parse_time(text: &str, now: Timestamp) -> anyhow::Result<Timestamp> {
             .parse()
             .or_else(|_| text.parse::<jiff::civil::Date>().map(|date| date.to_datetime(jiff::civil::Time::midnight())))
             .with_context(|| format!("invalid time {text:?}: expected e.g. 2h, 2026-11-26T10:00:00Z or 2026-11-26 10:00"))?;
-        return Ok(civil.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp());
+        return Ok(civil
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)?
+            .timestamp());
     }
     match firewatch_event::parse_duration(text) {
         Ok(ago) => Ok(now.checked_sub(ago)?),
-        Err(_) => bail!("invalid time {text:?}: expected e.g. 2h, 2026-11-26T10:00:00Z or 2026-11-26 10:00"),
+        Err(_) => bail!(
+            "invalid time {text:?}: expected e.g. 2h, 2026-11-26T10:00:00Z or 2026-11-26 10:00"
+        ),
     }
 }
 
@@ -32,14 +36,28 @@ mod tests {
     #[test]
     fn durations_timestamps_and_dates() {
         let now: Timestamp = "2026-11-26T12:00:00Z".parse().unwrap();
-        assert_eq!(parse_time("2h", now).unwrap().to_string(), "2026-11-26T10:00:00Z");
-        assert_eq!(parse_time("1d", now).unwrap().to_string(), "2026-11-25T12:00:00Z");
         assert_eq!(
-            parse_time("2026-11-26T10:00:00+01:00", now).unwrap().to_string(),
+            parse_time("2h", now).unwrap().to_string(),
+            "2026-11-26T10:00:00Z"
+        );
+        assert_eq!(
+            parse_time("1d", now).unwrap().to_string(),
+            "2026-11-25T12:00:00Z"
+        );
+        assert_eq!(
+            parse_time("2026-11-26T10:00:00+01:00", now)
+                .unwrap()
+                .to_string(),
             "2026-11-26T09:00:00Z"
         );
-        assert_eq!(parse_time("2026-11-26 10:00", now).unwrap().to_string(), "2026-11-26T10:00:00Z");
-        assert_eq!(parse_time("2026-11-26", now).unwrap().to_string(), "2026-11-26T00:00:00Z");
+        assert_eq!(
+            parse_time("2026-11-26 10:00", now).unwrap().to_string(),
+            "2026-11-26T10:00:00Z"
+        );
+        assert_eq!(
+            parse_time("2026-11-26", now).unwrap().to_string(),
+            "2026-11-26T00:00:00Z"
+        );
         assert!(parse_time("yesterday", now).is_err());
     }
 }

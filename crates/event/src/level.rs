@@ -54,11 +54,14 @@ impl Level {
     /// Returns `None` for anything else.
     pub fn parse(word: &str) -> Option<Level> {
         let word = word.trim();
-        if word.len() > 13 {
-            return None;
-        }
-        let lower = word.to_ascii_lowercase();
-        let level = match lower.as_str() {
+        // Level words are short ASCII: lower-case them on the stack, as this
+        // runs for nearly every line.
+        let mut buffer = [0u8; 13];
+        let lower = buffer.get_mut(..word.len())?;
+        lower.copy_from_slice(word.as_bytes());
+        lower.make_ascii_lowercase();
+        let lower = std::str::from_utf8(lower).ok()?;
+        let level = match lower {
             "trace" | "trc" | "t" | "finest" | "finer" | "verbose" | "v" => Level::Trace,
             "debug" | "dbg" | "d" | "fine" | "config" => Level::Debug,
             "info" | "inf" | "i" | "information" | "informational" => Level::Info,

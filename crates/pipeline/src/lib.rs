@@ -40,8 +40,8 @@ use std::path::PathBuf;
 pub use config::{
     IndexSettings, PipelineConfig, RulesConfig, SourceConfig, SourceKind, StartAtConfig,
 };
-pub use plan::{DEFAULT_DATA_DIR, DEFAULT_MAX_LINE_BYTES, IndexPlan, InputPlan, Plan, SourcePlan};
-pub use processor::{ParseCounts, Processed, Processor, TaggedEvent};
+pub use plan::{DEFAULT_DATA_DIR, IndexPlan, InputPlan, Plan, SourcePlan};
+pub use processor::{ParseCounts, Processed, Processor, ProcessorSource, TaggedEvent};
 pub use run::{IncidentChange, Progress, RunObserver, RunSummary, SourceSummary, run};
 
 /// Why a pipeline could not be planned or run.

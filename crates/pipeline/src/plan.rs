@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use firewatch_event::parse_duration;
 use firewatch_index::IndexConfig;
-use firewatch_ingest::{FileSourceConfig, StartAt};
+use firewatch_ingest::{DEFAULT_MAX_LINE_BYTES, FileSourceConfig, StartAt};
 use firewatch_parse::ParserConfig;
 use firewatch_rules::RuleSet;
 
@@ -21,9 +21,6 @@ use crate::config::{PipelineConfig, SourceKind, StartAtConfig};
 /// The data directory used when neither the pipeline, `--data-dir` nor
 /// `FIREWATCH_DATA_DIR` names one: `firewatch-data` in the current directory.
 pub const DEFAULT_DATA_DIR: &str = "firewatch-data";
-
-/// Lines longer than this are cut unless a source says otherwise.
-pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
 
 /// A pipeline ready to run.
 #[derive(Debug)]
@@ -86,13 +83,19 @@ impl PipelineConfig {
     /// Validates the configuration and compiles its rules.
     /// `data_dir_override` (from `--data-dir` or the environment) wins over
     /// the file's `data_dir`.
-    pub fn plan(self, path: &Path, data_dir_override: Option<PathBuf>) -> Result<Plan, PipelineError> {
+    pub fn plan(
+        self,
+        path: &Path,
+        data_dir_override: Option<PathBuf>,
+    ) -> Result<Plan, PipelineError> {
         let invalid = |message: String| PipelineError::Invalid {
             path: path.to_owned(),
             message,
         };
         if self.sources.is_empty() {
-            return Err(invalid("no [[sources]]: a pipeline needs at least one".into()));
+            return Err(invalid(
+                "no [[sources]]: a pipeline needs at least one".into(),
+            ));
         }
         let mut names = HashSet::new();
         let mut sources = Vec::with_capacity(self.sources.len());
@@ -113,7 +116,9 @@ impl PipelineConfig {
             let time_zone = match &source.time_zone {
                 None => jiff::tz::TimeZone::UTC,
                 Some(zone) => jiff::tz::TimeZone::get(zone).map_err(|error| {
-                    invalid(format!("source {name:?}: unknown time_zone {zone:?}: {error}"))
+                    invalid(format!(
+                        "source {name:?}: unknown time_zone {zone:?}: {error}"
+                    ))
                 })?,
             };
             let max_line_bytes = source.max_line_bytes.unwrap_or(DEFAULT_MAX_LINE_BYTES);
@@ -232,7 +237,8 @@ mod tests {
 
     #[test]
     fn a_minimal_pipeline_plans_with_defaults() {
-        let plan = plan("[[sources]]\nname = \"app\"\ntype = \"file\"\npaths = [\"x.log\"]\n").unwrap();
+        let plan =
+            plan("[[sources]]\nname = \"app\"\ntype = \"file\"\npaths = [\"x.log\"]\n").unwrap();
         assert_eq!(plan.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert_eq!(plan.index.commit_interval, Duration::from_secs(5));
         assert!(!plan.sources[0].follows());
@@ -243,7 +249,10 @@ mod tests {
     fn invalid_pipelines_say_what_is_wrong() {
         for (text, expected) in [
             ("", "no [[sources]]"),
-            ("[[sources]]\nname = \"a\"\ntype = \"file\"\n", "needs `paths`"),
+            (
+                "[[sources]]\nname = \"a\"\ntype = \"file\"\n",
+                "needs `paths`",
+            ),
             (
                 "[[sources]]\nname = \"a\"\ntype = \"file\"\npaths = [\"x\"]\n[[sources]]\nname = \"a\"\ntype = \"stdin\"\n",
                 "two sources are named",

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use firewatch_event::{Batch, Event, Incident, IncidentId, Position, Timestamp};
 use firewatch_parse::{Parser, ParserConfig};
@@ -49,47 +50,93 @@ pub struct ParseCounts {
     pub truncated: u64,
 }
 
+/// A followed source that sent nothing for this long is idle: its event
+/// time moves on with the wall clock, so that incidents can resolve.
+const IDLE_AFTER: Duration = Duration::from_secs(1);
+
+/// What the processor knows of one source.
+struct SourceState {
+    parser: Parser,
+    counts: ParseCounts,
+    /// Keeps running after its input is exhausted (a followed file).
+    follows: bool,
+    /// The latest event time it sent, and when (wall clock) its last batch came.
+    latest: Option<Timestamp>,
+    last_batch: Instant,
+}
+
+/// One source as the processor needs it: its name, how to parse it, and
+/// whether it is followed (then idle periods move its event time on).
+pub struct ProcessorSource<'a> {
+    /// The source's name.
+    pub name: &'a Arc<str>,
+    /// How to parse its records.
+    pub parser: &'a ParserConfig,
+    /// True for followed sources.
+    pub follows: bool,
+}
+
 /// Parses and runs rules over batches, in order.
 pub struct Processor {
-    parsers: HashMap<Arc<str>, Parser>,
+    sources: HashMap<Arc<str>, SourceState>,
     detector: Detector,
-    counts: HashMap<Arc<str>, ParseCounts>,
     matches: Vec<Match>,
 }
 
 impl Processor {
-    /// A processor for these sources (name and parser settings) and rules.
+    /// A processor for these sources and rules. Every source holds event
+    /// time back until it sends its first events or is finished (see
+    /// [`Detector::expect_source`]).
     pub fn new<'a>(
-        sources: impl IntoIterator<Item = (&'a Arc<str>, &'a ParserConfig)>,
+        sources: impl IntoIterator<Item = ProcessorSource<'a>>,
         rules: Arc<RuleSet>,
     ) -> Self {
-        let parsers = sources
+        let mut detector = Detector::new(rules);
+        let now = Instant::now();
+        let sources = sources
             .into_iter()
-            .map(|(name, config)| (name.clone(), Parser::new(config.clone())))
+            .map(|source| {
+                detector.expect_source(source.name);
+                let state = SourceState {
+                    parser: Parser::new(source.parser.clone()),
+                    counts: ParseCounts::default(),
+                    follows: source.follows,
+                    latest: None,
+                    last_batch: now,
+                };
+                (Arc::clone(source.name), state)
+            })
             .collect();
         Self {
-            parsers,
-            detector: Detector::new(rules),
-            counts: HashMap::new(),
+            sources,
+            detector,
             matches: Vec::new(),
         }
     }
 
     /// Parses a batch and runs the rules on each of its events.
     /// `on_match` sees every rule match with its event, in order.
-    pub fn process(
-        &mut self,
-        batch: Batch,
-        mut on_match: impl FnMut(&Event, &Match),
-    ) -> Processed {
-        let parser = self
-            .parsers
+    pub fn process(&mut self, batch: Batch, mut on_match: impl FnMut(&Event, &Match)) -> Processed {
+        let source = self
+            .sources
             .entry(batch.source.clone())
-            .or_insert_with(|| Parser::new(ParserConfig::default()));
-        let counts = self.counts.entry(batch.source.clone()).or_default();
+            .or_insert_with(|| SourceState {
+                parser: Parser::new(ParserConfig::default()),
+                counts: ParseCounts::default(),
+                follows: false,
+                latest: None,
+                last_batch: Instant::now(),
+            });
+        source.last_batch = Instant::now();
+        let (parser, counts) = (&source.parser, &mut source.counts);
         let mut events = Vec::with_capacity(batch.records.len());
         for record in &batch.records {
             let event = parser.parse(record, &batch.source, batch.received);
+            source.latest = Some(
+                source
+                    .latest
+                    .map_or(event.time(), |latest| latest.max(event.time())),
+            );
             counts.events += 1;
             counts.parse_errors += u64::from(event.problem.unparsed);
             counts.invalid_utf8 += u64::from(event.problem.invalid_utf8);
@@ -116,10 +163,38 @@ impl Processor {
         }
     }
 
-    /// Moves event time forward without new events (an idle followed
-    /// source), resolving incidents whose quiet period has passed.
-    pub fn advance_to(&mut self, now: Timestamp) -> Vec<Incident> {
-        self.detector.advance_to(now);
+    /// `source` sent its last batch: it no longer holds event time back.
+    /// Returns the incidents that changed (resolved) as a result.
+    pub fn finish_source(&mut self, source: &str) -> Vec<Incident> {
+        self.detector.finish_source(source);
+        self.detector.take_changes()
+    }
+
+    /// Lets event time pass for followed sources that have been idle: each
+    /// moves on from its latest event time by the wall-clock time it has
+    /// been quiet (one that never sent anything stops holding time back).
+    /// Returns the incidents that resolved as a result.
+    pub fn idle_tick(&mut self, now: Instant) -> Vec<Incident> {
+        let latest_of_all = self
+            .sources
+            .values()
+            .filter_map(|source| source.latest)
+            .max();
+        for (name, source) in &self.sources {
+            let idle = now.saturating_duration_since(source.last_batch);
+            if !source.follows || idle < IDLE_AFTER {
+                continue;
+            }
+            let moved_on = match source.latest {
+                Some(latest) => jiff::SignedDuration::try_from(idle)
+                    .ok()
+                    .and_then(|idle| latest.checked_add(idle).ok()),
+                None => latest_of_all,
+            };
+            if let Some(time) = moved_on {
+                self.detector.advance_source_to(name, time);
+            }
+        }
         self.detector.take_changes()
     }
 
@@ -133,8 +208,11 @@ impl Processor {
         self.detector.incidents()
     }
 
-    /// Counts per source so far.
-    pub fn counts(&self) -> &HashMap<Arc<str>, ParseCounts> {
-        &self.counts
+    /// What parsing made of one source's records so far.
+    pub fn counts(&self, source: &str) -> ParseCounts {
+        self.sources
+            .get(source)
+            .map(|source| source.counts)
+            .unwrap_or_default()
     }
 }

@@ -1,9 +1,16 @@
 //! Running a plan: sources, the processor thread, the index thread.
 //!
 //! ```text
-//! source tasks ──Batch──> forwarder ──Input──> processor thread ──IndexWork──> index thread
-//!   (tokio)      bounded   (+ ticks)  bounded   (parse + detect)    bounded     (tantivy, commits)
+//! source task ──Batch──> forwarder ─┐
+//! source task ──Batch──> forwarder ─┼─Input──> processor thread ──IndexWork──> index thread
+//!   (tokio)      bounded            │ bounded  (parse + detect)    bounded     (tantivy, commits)
+//!                         ticker ───┘
 //! ```
+//!
+//! Each source has its own forwarder, which says when the source has sent
+//! its last batch: the detector's event time waits for every running source
+//! (see `firewatch_rules::Detector::expect_source`), so the message must come
+//! after that source's batches and not overtake them.
 //!
 //! Every channel is bounded, so a slow index slows the processor, which
 //! slows the sources: nothing piles up in memory. Parsing and detection run
@@ -24,16 +31,16 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
-use firewatch_event::{Batch, Checkpoint, Incident, IncidentId, IncidentState, Timestamp};
+use firewatch_event::{Batch, Checkpoint, Incident, IncidentId, IncidentState};
 use firewatch_index::IndexWriter;
 use firewatch_ingest::{FileSource, Source, SourceContext, SourceCounters, StdinSource};
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::plan::{IndexPlan, InputPlan, Plan};
-use crate::processor::{ParseCounts, Processed, Processor};
 use crate::PipelineError;
+use crate::plan::{IndexPlan, InputPlan, Plan};
+use crate::processor::{ParseCounts, Processed, Processor, ProcessorSource};
 
 /// How an incident changed, as told to a [`RunObserver`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,7 +117,9 @@ pub struct RunSummary {
 /// Work for the processor thread.
 enum Input {
     Batch(Batch),
-    /// A second passed: report progress; advance time if sources idle.
+    /// The named source has sent everything it will send.
+    Finished(Arc<str>),
+    /// A second passed: report progress; let idle followed sources' time pass.
     Tick,
 }
 
@@ -147,16 +156,20 @@ pub async fn run(
             .map_err(|_| PipelineError::Stage("index writer start-up"))??
     };
     let resume = writer.resume_checkpoint().clone();
-    let follows = sources.iter().any(|source| source.follows());
     let mut processor = Processor::new(
-        sources.iter().map(|source| (&source.name, &source.parser)),
+        sources.iter().map(|source| ProcessorSource {
+            name: &source.name,
+            parser: &source.parser,
+            follows: source.follows(),
+        }),
         rules,
     );
 
-    // Sources.
-    let (batch_tx, batch_rx) = mpsc::channel::<Batch>(CHANNEL_BATCHES);
+    // Sources, each with its forwarder, and the ticker.
+    let (input_tx, input_rx) = mpsc::channel::<Input>(CHANNEL_BATCHES);
     let mut running = Vec::with_capacity(sources.len());
     for source in sources {
+        let (batch_tx, batch_rx) = mpsc::channel::<Batch>(2);
         let counters = Arc::new(SourceCounters::default());
         let reader: Box<dyn Source> = match source.input {
             InputPlan::File(config) => Box::new(FileSource::new(config)),
@@ -169,8 +182,9 @@ pub async fn run(
                 multiline,
             )),
         };
+        tokio::spawn(forward(source.name.clone(), batch_rx, input_tx.clone()));
         let context = SourceContext {
-            output: batch_tx.clone(),
+            output: batch_tx,
             resume: resume.clone(),
             shutdown: shutdown.clone(),
             counters: counters.clone(),
@@ -178,10 +192,8 @@ pub async fn run(
         let task = tokio::spawn(reader.run(context));
         running.push((source.name, counters, task));
     }
-    drop(batch_tx);
-
-    let (input_tx, input_rx) = mpsc::channel::<Input>(CHANNEL_BATCHES);
-    tokio::spawn(forward(batch_rx, input_tx));
+    let source_count = running.len();
+    tokio::spawn(tick(input_tx));
 
     // Index thread.
     let (work_tx, work_rx) = sync_channel::<IndexWork>(CHANNEL_BATCHES);
@@ -191,15 +203,23 @@ pub async fn run(
         .map_err(PipelineError::Thread)?;
 
     // Processor thread.
-    let counters: Vec<Arc<SourceCounters>> =
-        running.iter().map(|(_, counters, _)| counters.clone()).collect();
+    let counters: Vec<Arc<SourceCounters>> = running
+        .iter()
+        .map(|(_, counters, _)| counters.clone())
+        .collect();
     let processor_thread = std::thread::Builder::new()
         .name("firewatch-detect".into())
         .spawn({
             let shutdown = shutdown.clone();
             move || {
                 let mut lifecycle = Lifecycle::new(observer, counters, started);
-                process_loop(&mut processor, input_rx, work_tx, follows, &mut lifecycle);
+                process_loop(
+                    &mut processor,
+                    input_rx,
+                    work_tx,
+                    source_count,
+                    &mut lifecycle,
+                );
                 // A failed index thread drops its receiver; stop the sources too.
                 shutdown.cancel();
                 (processor, lifecycle)
@@ -231,7 +251,6 @@ pub async fn run(
         .map_err(|_| PipelineError::Stage("index writer"))?
         .map_err(|_| PipelineError::Stage("index writer"))??;
 
-    let counts = processor.counts();
     let sources: Vec<SourceSummary> = running
         .iter()
         .map(|(name, counters, _)| {
@@ -241,7 +260,7 @@ pub async fn run(
                 lines: read.lines,
                 bytes: read.bytes,
                 files: read.files,
-                parsed: counts.get(name).copied().unwrap_or_default(),
+                parsed: processor.counts(name),
                 error: source_errors.get(name).cloned(),
             }
         })
@@ -254,7 +273,10 @@ pub async fn run(
     }
     Ok(RunSummary {
         events: sources.iter().map(|source| source.parsed.events).sum(),
-        parse_errors: sources.iter().map(|source| source.parsed.parse_errors).sum(),
+        parse_errors: sources
+            .iter()
+            .map(|source| source.parsed.parse_errors)
+            .sum(),
         sources,
         incidents_opened: lifecycle.opened,
         incidents_resolved: lifecycle.resolved,
@@ -264,22 +286,28 @@ pub async fn run(
     })
 }
 
-/// Moves batches from the sources to the processor, adding a tick every
-/// second so that the processor can report progress and let time pass
-/// while sources are idle.
-async fn forward(mut batches: mpsc::Receiver<Batch>, input: mpsc::Sender<Input>) {
+/// Moves one source's batches to the processor, then says it is finished.
+async fn forward(name: Arc<str>, mut batches: mpsc::Receiver<Batch>, input: mpsc::Sender<Input>) {
+    while let Some(batch) = batches.recv().await {
+        if input.send(Input::Batch(batch)).await.is_err() {
+            return;
+        }
+    }
+    let _ = input.send(Input::Finished(name)).await;
+}
+
+/// A tick every second, so that the processor reports progress and lets
+/// time pass while followed sources are idle. Ends with the processor.
+async fn tick(input: mpsc::Sender<Input>) {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
-            batch = batches.recv() => match batch {
-                Some(batch) => if input.send(Input::Batch(batch)).await.is_err() { return },
-                None => return,
-            },
             _ = ticker.tick() => {
                 // A full queue means the processor is busy: the tick can wait.
                 let _ = input.try_send(Input::Tick);
             }
+            _ = input.closed() => return,
         }
     }
 }
@@ -298,7 +326,11 @@ struct Lifecycle {
 }
 
 impl Lifecycle {
-    fn new(observer: Box<dyn RunObserver>, counters: Vec<Arc<SourceCounters>>, started: Instant) -> Self {
+    fn new(
+        observer: Box<dyn RunObserver>,
+        counters: Vec<Arc<SourceCounters>>,
+        started: Instant,
+    ) -> Self {
         Self {
             observer,
             counters,
@@ -343,7 +375,11 @@ impl Lifecycle {
         self.last_progress = Instant::now();
         let progress = Progress {
             events: self.events,
-            bytes: self.counters.iter().map(|counters| counters.snapshot().bytes).sum(),
+            bytes: self
+                .counters
+                .iter()
+                .map(|counters| counters.snapshot().bytes)
+                .sum(),
             open_incidents: self
                 .states
                 .values()
@@ -367,40 +403,37 @@ fn process_loop(
     processor: &mut Processor,
     mut input: mpsc::Receiver<Input>,
     output: SyncSender<IndexWork>,
-    follows: bool,
+    mut running_sources: usize,
     lifecycle: &mut Lifecycle,
 ) {
-    // Event time at the last batch, and when that was: while followed
-    // sources are idle, event time moves on with the wall clock so that
-    // incidents can resolve without new lines.
-    let mut idle_since: Option<(Timestamp, Instant)> = None;
-    while let Some(work) = input.blocking_recv() {
-        match work {
+    while running_sources > 0 {
+        let Some(work) = input.blocking_recv() else {
+            return;
+        };
+        let changes = match work {
             Input::Batch(batch) => {
                 let processed = processor.process(batch, |_, _| {});
                 lifecycle.events += processed.events.len() as u64;
                 lifecycle.changed(&processed.incident_changes);
-                idle_since = processor.watermark().map(|watermark| (watermark, Instant::now()));
                 if output.send(IndexWork::Batch(processed)).is_err() {
                     return;
                 }
                 lifecycle.progress(false);
+                continue;
+            }
+            Input::Finished(source) => {
+                running_sources -= 1;
+                processor.finish_source(&source)
             }
             Input::Tick => {
-                if follows
-                    && let Some((watermark, since)) = idle_since
-                    && let Ok(idle) = jiff::SignedDuration::try_from(since.elapsed())
-                    && let Ok(now) = watermark.checked_add(idle)
-                {
-                    let changes = processor.advance_to(now);
-                    if !changes.is_empty() {
-                        lifecycle.changed(&changes);
-                        if output.send(IndexWork::Incidents(changes)).is_err() {
-                            return;
-                        }
-                    }
-                }
                 lifecycle.progress(true);
+                processor.idle_tick(Instant::now())
+            }
+        };
+        if !changes.is_empty() {
+            lifecycle.changed(&changes);
+            if output.send(IndexWork::Incidents(changes)).is_err() {
+                return;
             }
         }
     }

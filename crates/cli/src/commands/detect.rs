@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use firewatch_parse::{Format, ParserConfig};
-use firewatch_pipeline::Processor;
+use firewatch_pipeline::{Processor, ProcessorSource};
 use firewatch_rules::RuleSet;
 use serde_json::json;
 
@@ -42,7 +42,14 @@ pub fn run(args: DetectArgs) -> anyhow::Result<ExitCode> {
         format,
         ..ParserConfig::default()
     };
-    let mut processor = Processor::new([(&source, &parser)], rules);
+    let mut processor = Processor::new(
+        [ProcessorSource {
+            name: &source,
+            parser: &parser,
+            follows: false,
+        }],
+        rules,
+    );
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut matches = 0u64;
     let json = args.json;
@@ -81,6 +88,8 @@ pub fn run(args: DetectArgs) -> anyhow::Result<ExitCode> {
         });
         failed
     })?;
+    // The end of the input: quiet periods that have passed resolve.
+    processor.finish_source(&source);
     let incidents = processor.incidents();
     if json {
         for incident in &incidents {

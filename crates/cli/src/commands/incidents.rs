@@ -9,7 +9,9 @@ use firewatch_event::{Event, Incident, IncidentId};
 use firewatch_index::{EventHit, IndexReader, Order, SearchRequest};
 
 use crate::DataDirArg;
-use crate::output::{event_json, write_event_table, write_incident_detail, write_incident_table, write_json_line};
+use crate::output::{
+    event_json, write_event_table, write_incident_detail, write_incident_table, write_json_line,
+};
 
 /// `firewatch incidents ...`
 #[derive(Debug, Subcommand)]
@@ -105,8 +107,16 @@ fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
         write_json_line(&mut out, &json)?;
     } else {
         write_incident_detail(&mut out, &incident)?;
-        writeln!(out, "\nmatching events ({} shown of {}):", matching.len(), incident.count)?;
-        write_event_table(&mut out, &matching.iter().map(|hit| &hit.event).collect::<Vec<_>>())?;
+        writeln!(
+            out,
+            "\nmatching events ({} shown of {}):",
+            matching.len(),
+            incident.count
+        )?;
+        write_event_table(
+            &mut out,
+            &matching.iter().map(|hit| &hit.event).collect::<Vec<_>>(),
+        )?;
         writeln!(
             out,
             "\nlogs of the same host and service from {} before to {} after ({}):",
@@ -114,7 +124,13 @@ fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
             args.context,
             context_events.len()
         )?;
-        write_event_table(&mut out, &context_events.iter().map(|hit| &hit.event).collect::<Vec<_>>())?;
+        write_event_table(
+            &mut out,
+            &context_events
+                .iter()
+                .map(|hit| &hit.event)
+                .collect::<Vec<_>>(),
+        )?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
@@ -157,11 +173,11 @@ fn surrounding_logs(
     let first: Option<&Event> = matching.first().map(|hit| &hit.event);
     let mut filters = Vec::new();
     for name in ["host", "service"] {
-        let value = incident
-            .group
-            .get(name)
-            .cloned()
-            .or_else(|| first.and_then(|event| event.field_text(name)).map(|text| text.into_owned()));
+        let value = incident.group.get(name).cloned().or_else(|| {
+            first
+                .and_then(|event| event.field_text(name))
+                .map(|text| text.into_owned())
+        });
         if let Some(value) = value.filter(|value| value != "-") {
             filters.push((name.to_owned(), value));
         }

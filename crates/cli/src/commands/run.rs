@@ -64,13 +64,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 /// SIGINT or SIGTERM: stop intake, drain, commit, exit 0. A second signal
 /// exits at once.
 async fn stop_on_signal(shutdown: CancellationToken) {
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(signal) => signal,
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGTERM");
-            return;
-        }
-    };
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                return;
+            }
+        };
     for round in 0..2 {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
@@ -121,7 +122,10 @@ impl RunObserver for HumanObserver {
     fn incident(&mut self, change: IncidentChange, incident: &Incident) {
         let (label, time) = match change {
             IncidentChange::Opened => ("OPENED  ", incident.first_seen),
-            IncidentChange::Resolved => ("RESOLVED", incident.resolved_at.unwrap_or(incident.last_seen)),
+            IncidentChange::Resolved => (
+                "RESOLVED",
+                incident.resolved_at.unwrap_or(incident.last_seen),
+            ),
             IncidentChange::Updated => return,
         };
         self.clear_progress();
@@ -158,7 +162,11 @@ impl Drop for HumanObserver {
     }
 }
 
-fn write_summary(out: &mut impl Write, summary: &RunSummary, data_dir: &std::path::Path) -> anyhow::Result<()> {
+fn write_summary(
+    out: &mut impl Write,
+    summary: &RunSummary,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<()> {
     writeln!(out)?;
     writeln!(
         out,

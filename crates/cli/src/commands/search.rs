@@ -46,8 +46,16 @@ pub struct SearchArgs {
 
 pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
     let now = Timestamp::now();
-    let since = args.since.as_deref().map(|text| parse_time(text, now)).transpose()?;
-    let until = args.until.as_deref().map(|text| parse_time(text, now)).transpose()?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|text| parse_time(text, now))
+        .transpose()?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|text| parse_time(text, now))
+        .transpose()?;
     let reader = IndexReader::open(&args.data_dir.resolve())?;
     let results = reader.search(&SearchRequest {
         query: args.query,
@@ -55,7 +63,11 @@ pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
         since,
         until,
         limit: args.limit,
-        order: if args.reverse { Order::Descending } else { Order::Ascending },
+        order: if args.reverse {
+            Order::Descending
+        } else {
+            Order::Ascending
+        },
     })?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
@@ -65,7 +77,12 @@ pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
     } else {
         let events: Vec<_> = results.hits.iter().map(|hit| &hit.event).collect();
         write_event_table(&mut out, &events)?;
-        writeln!(out, "-- {} shown of {} matching events", results.hits.len(), results.total_matches)?;
+        writeln!(
+            out,
+            "-- {} shown of {} matching events",
+            results.hits.len(),
+            results.total_matches
+        )?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,289 @@
+//! The synthetic corpora: generated once by the shared generator into the
+//! scratch directory, reused afterwards, and loaded as records or events so
+//! that stages time only their own work.
+
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use firewatch_event::{Event, EventId, RawRecord, Timestamp};
+use firewatch_parse::{Format, Parser, ParserConfig};
+
+/// The generator's seed, so that every run measures the same bytes.
+const SEED: &str = "42";
+
+/// A corpus size with binary units (`64M` = 64 MiB), as the generator reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+const UNITS: [(&str, u64); 3] = [("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)];
+
+impl FromStr for Size {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let upper = text.trim().to_ascii_uppercase();
+        let digits = upper.trim_end_matches("IB").trim_end_matches('B');
+        let (number, multiplier) = UNITS
+            .iter()
+            .find_map(|&(unit, multiplier)| Some((digits.strip_suffix(unit)?, multiplier)))
+            .unwrap_or((digits, 1));
+        match number.trim().parse::<u64>() {
+            Ok(count) if count > 0 => count
+                .checked_mul(multiplier)
+                .map(Size)
+                .ok_or_else(|| format!("size {text:?} is too large")),
+            _ => Err(format!(
+                "invalid size {text:?}: expected a positive whole number with an optional K, M or G suffix, e.g. 256M"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Size {
+    /// The largest unit that divides the size exactly: `256M`, `1G`, `1000`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match UNITS
+            .iter()
+            .find(|&&(_, multiplier)| self.0 % multiplier == 0)
+        {
+            Some(&(unit, multiplier)) => write!(f, "{}{unit}", self.0 / multiplier),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+/// The corpus formats the stages read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CorpusFormat {
+    /// One JSON object per line: `ts`, `level`, `service`, `host`, `msg`, ...
+    Json,
+    /// RFC 3164 syslog with a priority.
+    Syslog,
+}
+
+impl CorpusFormat {
+    fn name(self) -> &'static str {
+        match self {
+            CorpusFormat::Json => "json",
+            CorpusFormat::Syslog => "syslog",
+        }
+    }
+
+    /// The parser format for this corpus.
+    pub fn parse_format(self) -> Format {
+        match self {
+            CorpusFormat::Json => Format::Json,
+            CorpusFormat::Syslog => Format::Syslog,
+        }
+    }
+}
+
+/// A generated corpus file.
+#[derive(Clone, Debug)]
+pub struct Corpus {
+    /// Where it is.
+    pub path: PathBuf,
+    /// What is in it.
+    pub format: CorpusFormat,
+    /// The size it was asked for (the file ends at the first line past it).
+    pub size: Size,
+    /// Its exact size.
+    pub bytes: u64,
+    /// Its line count (one event per line).
+    pub lines: u64,
+}
+
+impl Corpus {
+    /// Finds the corpus of this format and size in `work_dir`, generating it
+    /// with `gen-corpus.py` from `shared_dir` when it is missing or has the
+    /// wrong size.
+    pub fn ensure(
+        work_dir: &Path,
+        shared_dir: &Path,
+        format: CorpusFormat,
+        size: Size,
+    ) -> anyhow::Result<Corpus> {
+        let path = work_dir.join(format!("corpus-{}-{size}.log", format.name()));
+        if !has_generated_size(&path, size) {
+            generate(shared_dir, format, size, &path)?;
+        }
+        let bytes = std::fs::metadata(&path)
+            .with_context(|| format!("cannot read the size of {}", path.display()))?
+            .len();
+        let lines = count_lines(&path)?;
+        Ok(Corpus {
+            path,
+            format,
+            size,
+            bytes,
+            lines,
+        })
+    }
+
+    /// How the input is named in reports, e.g. `json 256M`.
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.format.name(), self.size)
+    }
+
+    /// The corpus split into records, one per line, as a source would hand them over.
+    pub fn records(&self) -> anyhow::Result<Vec<RawRecord>> {
+        let text = std::fs::read(&self.path)
+            .with_context(|| format!("cannot read {}", self.path.display()))?;
+        Ok(text
+            .split(|&byte| byte == b'\n')
+            .filter(|line| !line.is_empty())
+            .zip(1..)
+            .map(|(line, number)| RawRecord::new(EventId(number), number, line.to_vec()))
+            .collect())
+    }
+
+    /// The corpus parsed into events, in its own format, on one thread.
+    pub fn events(&self) -> anyhow::Result<Vec<Event>> {
+        let parser = self.parser();
+        let source = source_name();
+        let received = Timestamp::now();
+        Ok(self
+            .records()?
+            .iter()
+            .map(|record| parser.parse(record, &source, received))
+            .collect())
+    }
+
+    /// A firewatch parser for this corpus's format.
+    pub fn parser(&self) -> Parser {
+        Parser::new(ParserConfig {
+            format: self.format.parse_format(),
+            ..ParserConfig::default()
+        })
+    }
+}
+
+/// The source name given to benchmark events.
+pub fn source_name() -> Arc<str> {
+    Arc::from("bench")
+}
+
+/// The generator stops after the first line that reaches the asked size,
+/// so a complete file is at least that big and less than one line bigger.
+fn has_generated_size(path: &Path, size: Size) -> bool {
+    const LONGEST_LINE: u64 = 64 << 10;
+    std::fs::metadata(path)
+        .is_ok_and(|metadata| (size.0..size.0 + LONGEST_LINE).contains(&metadata.len()))
+}
+
+/// Generates into a temporary name and renames, so that an interrupted
+/// generation is never mistaken for a corpus.
+fn generate(
+    shared_dir: &Path,
+    format: CorpusFormat,
+    size: Size,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let generator = shared_dir.join("bench/gen-corpus.py");
+    let partial = path.with_extension("partial");
+    eprintln!(
+        "generating {} ({} bytes of {}; about 2 minutes per GiB)",
+        path.display(),
+        size.0,
+        format.name()
+    );
+    let status = Command::new("python3")
+        .arg(&generator)
+        .args([
+            "--bytes",
+            &size.0.to_string(),
+            "--format",
+            format.name(),
+            "--seed",
+            SEED,
+            "--out",
+        ])
+        .arg(&partial)
+        .status()
+        .with_context(|| format!("cannot run python3 {}", generator.display()))?;
+    if !status.success() {
+        bail!("{} failed ({status})", generator.display());
+    }
+    std::fs::rename(&partial, path)
+        .with_context(|| format!("cannot rename {} to {}", partial.display(), path.display()))
+}
+
+fn count_lines(path: &Path) -> anyhow::Result<u64> {
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut buffer = vec![0; 1 << 20];
+    let mut lines = 0;
+    loop {
+        let read = file
+            .read(&mut buffer)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if read == 0 {
+            return Ok(lines);
+        }
+        lines += buffer[..read].iter().filter(|&&byte| byte == b'\n').count() as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_binary_units_and_print_the_largest_exact_one() {
+        for (text, bytes, shown) in [
+            ("64M", 64 << 20, "64M"),
+            ("1G", 1 << 30, "1G"),
+            ("1gib", 1 << 30, "1G"),
+            ("256MB", 256 << 20, "256M"),
+            ("1024K", 1 << 20, "1M"),
+            ("1000", 1000, "1000"),
+        ] {
+            let size: Size = text.parse().unwrap();
+            assert_eq!(size, Size(bytes), "{text}");
+            assert_eq!(size.to_string(), shown, "{text}");
+        }
+        for bad in ["", "0", "M", "1.5G", "-3M", "12T"] {
+            assert!(bad.parse::<Size>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_corpus_is_reused_only_at_its_generated_size() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("corpus.log");
+        std::fs::write(&path, vec![b'x'; 1100]).unwrap();
+        assert!(has_generated_size(&path, Size(1000)));
+        assert!(has_generated_size(&path, Size(1100)));
+        assert!(!has_generated_size(&path, Size(2000)));
+        assert!(!has_generated_size(
+            &dir.path().join("missing.log"),
+            Size(1000)
+        ));
+    }
+
+    #[test]
+    fn records_are_numbered_lines_without_terminators() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("corpus.log");
+        std::fs::write(&path, "{\"msg\":\"a\"}\n{\"msg\":\"b\"}\n").unwrap();
+        let corpus = Corpus {
+            path: path.clone(),
+            format: CorpusFormat::Json,
+            size: Size(24),
+            bytes: 24,
+            lines: count_lines(&path).unwrap(),
+        };
+        let records = corpus.records().unwrap();
+        assert_eq!(corpus.lines, 2);
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1].line, 2);
+        assert_eq!(records[1].bytes, b"{\"msg\":\"b\"}");
+        let events = corpus.events().unwrap();
+        assert_eq!(events[0].message, "a");
+    }
+}

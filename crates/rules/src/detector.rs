@@ -1,0 +1,555 @@
+//! The detector: events in, matches and incident changes out.
+
+use std::sync::Arc;
+
+use firewatch_event::{Event, Incident, IncidentId, Severity, Timestamp};
+
+use crate::clock::EventClock;
+use crate::incidents::IncidentBook;
+use crate::prefilter::{MessageMatch, Scan};
+use crate::ruleset::RuleSet;
+
+/// One rule matching one event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Match {
+    /// The rule's id.
+    pub rule: Arc<str>,
+    /// The rule's severity.
+    pub severity: Severity,
+    /// The incident key: the rule id and the group values, joined by `/`.
+    pub incident_key: String,
+    /// The incident this event now belongs to, when the rule's incident is
+    /// open after this event (threshold reached). `None` while a threshold
+    /// is still filling.
+    pub incident: Option<IncidentId>,
+}
+
+/// Runs a [`RuleSet`] over events, in event time, and keeps the incidents.
+///
+/// A detector is single-threaded state (windows, open incidents); the rule
+/// set it reads is shared. Its memory is bounded: see [`crate::limits`].
+#[derive(Debug)]
+pub struct Detector {
+    rules: Arc<RuleSet>,
+    book: IncidentBook,
+    scan: Scan,
+    /// Per-event buffers, reused so that an event that matches nothing
+    /// allocates nothing.
+    passed: Vec<u32>,
+    needs_regex: Vec<u32>,
+    key: String,
+    clock: EventClock,
+}
+
+impl Detector {
+    /// A detector with no incidents yet.
+    pub fn new(rules: Arc<RuleSet>) -> Self {
+        Self {
+            book: IncidentBook::new(rules.len()),
+            rules,
+            scan: Scan::default(),
+            passed: Vec::new(),
+            needs_regex: Vec::new(),
+            key: String::new(),
+            clock: EventClock::default(),
+        }
+    }
+
+    /// The rules this detector runs.
+    pub fn rules(&self) -> &Arc<RuleSet> {
+        &self.rules
+    }
+
+    /// Declares a source whose events will come. Until it shows an event
+    /// or [finishes](Self::finish_source), it holds event time back, so
+    /// that sources read side by side give the same incidents whatever
+    /// their speed (see the `clock` module). Sources never declared are
+    /// taken into account from their first event on.
+    pub fn expect_source(&mut self, source: &str) {
+        self.clock.expect(source);
+    }
+
+    /// `source` will send no more events: it no longer holds time back.
+    pub fn finish_source(&mut self, source: &str) {
+        let watermark = self.clock.finish(source);
+        self.expire(watermark);
+    }
+
+    /// Moves an idle source's event time on to `now`, so that quiet periods
+    /// can pass while it sends nothing (a followed file with no new lines).
+    pub fn advance_source_to(&mut self, source: &str, now: Timestamp) {
+        let watermark = self.clock.advance_source(source, now);
+        self.expire(watermark);
+    }
+
+    /// Runs every rule on one event (in event time); appends the matches
+    /// to `out` (cleared by the caller), in rule order.
+    ///
+    /// The event's time first moves the watermark forward, which resolves
+    /// incidents whose quiet period has passed; a match after that opens a
+    /// new incident.
+    pub fn observe(&mut self, event: &Event, out: &mut Vec<Match>) {
+        let watermark = self.clock.observe(&event.source, event.time());
+        self.expire(watermark);
+        self.find_matching_rules(event);
+        let rules = self.rules.rules();
+        // While time is held back, windows keep everything.
+        let prune_before = watermark.unwrap_or(Timestamp::MIN);
+        for &index in &self.passed {
+            let index = index as usize;
+            let rule = &rules[index];
+            self.key.clear();
+            rule.write_incident_key(event, &mut self.key);
+            let incident = self
+                .book
+                .record(index, rule, &self.key, event, prune_before);
+            out.push(Match {
+                rule: Arc::clone(&rule.id),
+                severity: rule.severity,
+                incident_key: self.key.clone(),
+                incident,
+            });
+        }
+    }
+
+    /// Moves event time forward to `now` for every source: open incidents
+    /// quiet for their rule's `resolve_after` resolve, at
+    /// `last_seen + resolve_after`. The watermark never moves backwards.
+    pub fn advance_to(&mut self, now: Timestamp) {
+        let watermark = self.clock.advance_all(now);
+        self.expire(watermark);
+    }
+
+    /// Incidents opened, updated or resolved since the last call (each
+    /// incident once, in its latest state).
+    pub fn take_changes(&mut self) -> Vec<Incident> {
+        self.book.take_changes()
+    }
+
+    /// Every incident this detector remembers (open, and the latest
+    /// resolved ones), ordered by first_seen.
+    pub fn incidents(&self) -> Vec<Incident> {
+        self.book.incidents()
+    }
+
+    /// Event-time watermark: no event earlier than this is expected any
+    /// more (with several sources, the slowest running one's latest time).
+    pub fn watermark(&self) -> Option<Timestamp> {
+        self.clock.watermark()
+    }
+
+    fn expire(&mut self, watermark: Option<Timestamp>) {
+        if let Some(watermark) = watermark {
+            self.book.expire(self.rules.rules(), watermark);
+        }
+    }
+
+    /// Leaves in `passed`, in rule order, the rules that match `event`.
+    fn find_matching_rules(&mut self, event: &Event) {
+        let Self {
+            rules,
+            scan,
+            passed,
+            needs_regex,
+            ..
+        } = self;
+        let prefilter = rules.prefilter();
+        let rules = rules.rules();
+        passed.clear();
+        needs_regex.clear();
+        prefilter.scan(&event.message, scan);
+        for &index in scan.candidates.iter().chain(prefilter.always()) {
+            let rule = &rules[index as usize];
+            if rule
+                .message
+                .as_ref()
+                .is_some_and(|message| !message.keywords_hold(scan))
+            {
+                continue;
+            }
+            if rule
+                .filter
+                .as_ref()
+                .is_some_and(|filter| !filter.matches(event))
+            {
+                continue;
+            }
+            if rule
+                .message
+                .as_ref()
+                .is_some_and(MessageMatch::needs_regexes)
+            {
+                needs_regex.push(index);
+            } else {
+                passed.push(index);
+            }
+        }
+        if !needs_regex.is_empty() {
+            let regex_matches = prefilter.regex_matches(&event.message);
+            passed.extend(needs_regex.iter().copied().filter(|&index| {
+                rules[index as usize]
+                    .message
+                    .as_ref()
+                    .is_some_and(|message| message.regexes_hold(&regex_matches))
+            }));
+        }
+        passed.sort_unstable();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use firewatch_event::{EventId, IncidentState, Level};
+
+    use super::*;
+    use crate::testing::{event_at, second};
+
+    fn detector(yaml: &str) -> Detector {
+        Detector::new(Arc::new(RuleSet::from_yaml(yaml, "<inline>").unwrap()))
+    }
+
+    /// The ids of the rules matching `event`, in rule order.
+    fn matched(detector: &mut Detector, event: &Event) -> Vec<String> {
+        let mut out = Vec::new();
+        detector.observe(event, &mut out);
+        out.iter().map(|found| found.rule.to_string()).collect()
+    }
+
+    /// Observes `event`; returns the incident of its one match.
+    fn observe_one(detector: &mut Detector, event: &Event) -> Option<IncidentId> {
+        let mut out = Vec::new();
+        detector.observe(event, &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
+        out[0].incident
+    }
+
+    #[test]
+    fn keywords_any_all_none_case_and_regex() {
+        let mut detector = detector(
+            r#"
+rules:
+  - { id: any, title: t, severity: low, match: { any: [alpha, beta] } }
+  - { id: all, title: t, severity: low, match: { all: [alpha, beta] } }
+  - { id: none, title: t, severity: low, match: { any: [alpha], none: [beta] } }
+  - { id: cs, title: t, severity: low, match: { any: [Alpha], case_sensitive: true } }
+  - { id: ci, title: t, severity: low, match: { any: [GAMMA] } }
+  - { id: re, title: t, severity: low, match: { regex: ['code=5\d\d\b'] } }
+  - { id: any-re, title: t, severity: low, match: { any: [alpha], regex: ['\d{3}'] } }
+  - { id: only-none, title: t, severity: low, match: { none: [alpha, beta, gamma, code] } }
+"#,
+        );
+        let cases: [(&str, &[&str]); 9] = [
+            ("alpha", &["any", "none"]),
+            ("ALPHA and beta", &["any", "all"]),
+            ("Alpha", &["any", "none", "cs"]),
+            ("gAmMa", &["ci"]),
+            ("code=503 failed", &["re"]),
+            ("code=5033", &[]),
+            ("alpha 123", &["any", "none", "any-re"]),
+            ("betalpha", &["any", "all"]),
+            ("quiet line", &["only-none"]),
+        ];
+        for (message, expected) in cases {
+            assert_eq!(
+                matched(&mut detector, &event_at(0, message)),
+                expected,
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn filters_on_level_service_host_source_and_fields() {
+        let mut detector = detector(
+            r#"
+rules:
+  - { id: level, title: t, severity: low, filter: { min_level: warn } }
+  - { id: service, title: t, severity: low, filter: { service: "pay*" }, match: { any: [x] } }
+  - { id: host, title: t, severity: low, filter: { host: ["web-*", db-01] }, match: { any: [x] } }
+  - { id: source, title: t, severity: low, filter: { source: app, service: api } }
+  - id: fields
+    title: t
+    severity: low
+    filter: { fields: { status: "5??", http.method: [GET, HEAD] } }
+"#,
+        );
+        let mut event = event_at(0, "x");
+        assert_eq!(matched(&mut detector, &event), ["host", "source"]);
+
+        event.level = Level::Error;
+        event.service = Some("payment-service".into());
+        event.host = Some("db-01".into());
+        assert_eq!(matched(&mut detector, &event), ["level", "service", "host"]);
+
+        event.level = Level::Unknown;
+        event.host = Some("db-02".into());
+        event.service = None;
+        event.fields = serde_json::json!({"status": 503, "http": {"method": "HEAD"}})
+            .as_object()
+            .unwrap()
+            .clone();
+        assert_eq!(matched(&mut detector, &event), ["fields"]);
+
+        event.fields["status"] = 404.into();
+        assert_eq!(matched(&mut detector, &event), Vec::<String>::new());
+    }
+
+    const THRESHOLD: &str = "
+id: burst
+title: burst on {host}
+severity: high
+match: { any: [fail] }
+threshold: { count: 3, window: 1m }
+group_by: [host]
+";
+
+    #[test]
+    fn a_threshold_fires_at_exactly_count_within_the_window() {
+        let mut detector = detector(THRESHOLD);
+        assert_eq!(observe_one(&mut detector, &event_at(0, "fail")), None);
+        assert_eq!(observe_one(&mut detector, &event_at(20, "fail")), None);
+        let id = observe_one(&mut detector, &event_at(60, "fail")).unwrap();
+        assert_eq!(observe_one(&mut detector, &event_at(70, "fail")), Some(id));
+
+        let incidents = detector.take_changes();
+        assert_eq!(incidents.len(), 1);
+        let incident = &incidents[0];
+        assert_eq!(
+            incident.id,
+            IncidentId::new("burst", "burst/web-01", second(0))
+        );
+        assert_eq!(
+            (incident.first_seen, incident.last_seen),
+            (second(0), second(70))
+        );
+        assert_eq!(incident.count, 4);
+        assert_eq!(
+            incident.trigger_events,
+            [EventId(0), EventId(20), EventId(60)]
+        );
+        assert_eq!(incident.samples.len(), 4);
+        assert_eq!(incident.title, "burst on web-01");
+        assert_eq!(incident.key, "burst/web-01");
+        assert_eq!(incident.group["host"], "web-01");
+    }
+
+    #[test]
+    fn matches_spread_wider_than_the_window_do_not_fire_and_the_window_slides() {
+        let mut detector = detector(THRESHOLD);
+        for offset in [0, 40, 80] {
+            assert_eq!(observe_one(&mut detector, &event_at(offset, "fail")), None);
+        }
+        // 40, 80 and 90 are within a minute: the window slid past 0.
+        let id = observe_one(&mut detector, &event_at(90, "fail")).unwrap();
+        assert_eq!(id, IncidentId::new("burst", "burst/web-01", second(40)));
+        let incident = &detector.take_changes()[0];
+        assert_eq!(incident.count, 3);
+        assert_eq!(
+            incident.trigger_events,
+            [EventId(40), EventId(80), EventId(90)]
+        );
+    }
+
+    #[test]
+    fn group_by_splits_incidents() {
+        let mut detector = detector(THRESHOLD);
+        for offset in 0..5 {
+            let mut event = event_at(offset, "fail");
+            event.host = Some(if offset % 2 == 0 { "a" } else { "b" }.into());
+            let mut out = Vec::new();
+            detector.observe(&event, &mut out);
+            assert_eq!(
+                out[0].incident_key,
+                format!("burst/{}", event.host.unwrap())
+            );
+            assert_eq!(out[0].incident.is_some(), offset == 4, "{offset}");
+        }
+        let mut event = event_at(5, "fail");
+        event.host = None;
+        let mut out = Vec::new();
+        detector.observe(&event, &mut out);
+        assert_eq!(out[0].incident_key, "burst/-");
+        let incidents = detector.incidents();
+        assert_eq!(incidents.len(), 1);
+        assert_eq!(incidents[0].key, "burst/a");
+    }
+
+    #[test]
+    fn late_events_count_by_their_own_time() {
+        let mut detector = detector(THRESHOLD);
+        assert_eq!(observe_one(&mut detector, &event_at(0, "fail")), None);
+        assert_eq!(observe_one(&mut detector, &event_at(30, "fail")), None);
+        // Another host's event moves the watermark two minutes ahead ...
+        let mut other = event_at(150, "fail");
+        other.host = Some("elsewhere".into());
+        assert_eq!(observe_one(&mut detector, &other), None);
+        assert_eq!(detector.watermark(), Some(second(150)));
+        // ... and a late event still lands between 0 and 30.
+        let id = observe_one(&mut detector, &event_at(10, "fail")).unwrap();
+        assert_eq!(id, IncidentId::new("burst", "burst/web-01", second(0)));
+        let incident = &detector.take_changes()[0];
+        assert_eq!(
+            incident.trigger_events,
+            [EventId(0), EventId(10), EventId(30)]
+        );
+        assert_eq!(detector.watermark(), Some(second(150)));
+    }
+
+    #[test]
+    fn a_match_too_late_to_count_leaves_no_state() {
+        let mut detector = detector(THRESHOLD);
+        detector.advance_to(second(3600));
+        assert_eq!(observe_one(&mut detector, &event_at(0, "fail")), None);
+        assert_eq!(detector.book.active_groups(), 0);
+        // One still within the window and the allowance is kept.
+        assert_eq!(
+            observe_one(&mut detector, &event_at(3600 - 300, "fail")),
+            None
+        );
+        assert_eq!(detector.book.active_groups(), 1);
+    }
+
+    #[test]
+    fn quiet_incidents_resolve_and_a_later_match_opens_a_new_one() {
+        let mut detector = detector(
+            "id: down\ntitle: down\nseverity: critical\nmatch: { any: [down] }\nresolve_after: 5m\n",
+        );
+        let first = observe_one(&mut detector, &event_at(0, "down")).unwrap();
+        assert_eq!(
+            observe_one(&mut detector, &event_at(100, "down")),
+            Some(first)
+        );
+        assert_eq!(detector.take_changes().len(), 1);
+
+        detector.advance_to(second(399));
+        assert!(detector.take_changes().is_empty());
+        detector.advance_to(second(400));
+        let resolved = detector.take_changes();
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].state, IncidentState::Resolved);
+        assert_eq!(resolved[0].resolved_at, Some(second(400)));
+        assert_eq!(resolved[0].count, 2);
+
+        let second_id = observe_one(&mut detector, &event_at(500, "down")).unwrap();
+        assert_ne!(second_id, first);
+        // An unrelated later event resolves it too.
+        assert!(matched(&mut detector, &event_at(800, "up")).is_empty());
+        let changes = detector.take_changes();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(
+            (changes[0].id, changes[0].state),
+            (second_id, IncidentState::Resolved)
+        );
+
+        let all = detector.incidents();
+        assert_eq!(
+            all.iter().map(|incident| incident.id).collect::<Vec<_>>(),
+            [first, second_id]
+        );
+        // The watermark never moves back.
+        detector.advance_to(second(10));
+        assert_eq!(detector.watermark(), Some(second(800)));
+    }
+
+    #[test]
+    fn identical_runs_give_identical_incidents() {
+        let run = || {
+            let mut detector = detector(THRESHOLD);
+            for offset in [0, 5, 10, 200, 204, 208, 212, 900] {
+                let mut event = event_at(offset, "fail");
+                event.host = Some(if offset < 100 { "a" } else { "b" }.into());
+                detector.observe(&event, &mut Vec::new());
+            }
+            detector.advance_to(second(5000));
+            detector.incidents()
+        };
+        let first = run();
+        assert_eq!(first.len(), 2, "{first:?}");
+        assert_eq!(first, run());
+    }
+
+    #[test]
+    fn memory_stays_bounded() {
+        let mut detector = detector(
+            "id: each\ntitle: t\nseverity: low\nmatch: { any: [hit] }\n\
+             threshold: { count: 2, window: 10s }\ngroup_by: [fields.n]\nresolve_after: 1s\n",
+        );
+        let total = crate::limits::MAX_RESOLVED_INCIDENTS + 50;
+        for n in 0..total {
+            let offset = n as i64 * 10;
+            for delta in [0, 1] {
+                let mut event = event_at(offset + delta, "hit");
+                event.fields.insert("n".into(), n.into());
+                detector.observe(&event, &mut Vec::new());
+            }
+            // A lone match leaves a window that must be dropped later.
+            let mut lone = event_at(offset + 2, "hit");
+            lone.fields.insert("n".into(), (total + n).into());
+            detector.observe(&lone, &mut Vec::new());
+        }
+        detector.advance_to(second(total as i64 * 10 + 3600));
+        assert_eq!(
+            detector.incidents().len(),
+            crate::limits::MAX_RESOLVED_INCIDENTS
+        );
+        assert_eq!(detector.book.active_groups(), 0);
+        // Changes not taken before their incident was forgotten still arrive.
+        assert_eq!(detector.take_changes().len(), total);
+    }
+
+    /// Runs `rule` over the events of two sources, fed in the given order,
+    /// and returns the (key, first_seen, last_seen, state) of the incidents.
+    fn incidents_of(
+        order: &[(&str, i64, &str)],
+    ) -> Vec<(String, Timestamp, Timestamp, IncidentState)> {
+        let mut detector = detector(
+            "id: burst\ntitle: t\nseverity: high\nmatch: { any: [fail] }\n\
+             threshold: { count: 3, window: 1m }\ngroup_by: [host]\nresolve_after: 5m\n",
+        );
+        detector.expect_source("fast");
+        detector.expect_source("slow");
+        for (source, offset, host) in order {
+            let mut event = event_at(*offset, "fail");
+            event.source = (*source).into();
+            event.host = Some((*host).into());
+            detector.observe(&event, &mut Vec::new());
+        }
+        detector.finish_source("fast");
+        detector.finish_source("slow");
+        detector
+            .incidents()
+            .into_iter()
+            .map(|incident| {
+                (
+                    incident.key,
+                    incident.first_seen,
+                    incident.last_seen,
+                    incident.state,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_source_read_ahead_of_another_does_not_change_the_incidents() {
+        // "fast" covers two hours; "slow" has a burst early on. Read in event
+        // time order, and with "fast" read to its end before "slow" starts:
+        // the same incidents either way.
+        let fast: Vec<_> = (0..240).map(|n| ("fast", n * 30, "web-01")).collect();
+        let slow: Vec<_> = (0..6).map(|n| ("slow", 100 + n * 10, "db-01")).collect();
+        let mut in_time_order: Vec<_> = fast.iter().chain(&slow).copied().collect();
+        in_time_order.sort_by_key(|(_, offset, _)| *offset);
+        let fast_first: Vec<_> = fast.iter().chain(&slow).copied().collect();
+
+        let expected = incidents_of(&in_time_order);
+        assert_eq!(incidents_of(&fast_first), expected);
+        let db = expected
+            .iter()
+            .filter(|(key, ..)| key == "burst/db-01")
+            .count();
+        assert_eq!(
+            db, 1,
+            "one incident for the burst, not one per late match: {expected:?}"
+        );
+    }
+}

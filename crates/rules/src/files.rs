@@ -1,0 +1,164 @@
+//! Finding and reading rule files.
+//!
+//! A rules path is a file (read whatever its name) or a directory: every
+//! `*.yml` and `*.yaml` under it, recursively, in path order, so that the
+//! same directory always loads the same way. Hidden entries (`.git`) are
+//! skipped, and symbolic links to directories are not followed, which rules
+//! out cycles.
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::Diagnostic;
+use crate::limits::MAX_RULE_FILE_BYTES;
+
+/// Every rule file under `paths`, each once, with the paths that could not
+/// be read.
+pub(crate) fn rule_files(paths: &[impl AsRef<Path>]) -> (Vec<PathBuf>, Vec<(PathBuf, io::Error)>) {
+    let mut files = Vec::new();
+    let mut failures = Vec::new();
+    for path in paths {
+        let path = path.as_ref();
+        match fs::metadata(path) {
+            Ok(metadata) if metadata.is_dir() => {
+                let mut found = Vec::new();
+                walk(path, &mut found, &mut failures);
+                found.sort();
+                files.extend(found);
+            }
+            Ok(_) => files.push(path.to_owned()),
+            Err(error) => failures.push((path.to_owned(), error)),
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|file| seen.insert(file.clone()));
+    (files, failures)
+}
+
+fn walk(directory: &Path, found: &mut Vec<PathBuf>, failures: &mut Vec<(PathBuf, io::Error)>) {
+    let entries = match fs::read_dir(directory) {
+        Ok(entries) => entries,
+        Err(error) => {
+            failures.push((directory.to_owned(), error));
+            return;
+        }
+    };
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(error) => {
+                failures.push((directory.to_owned(), error));
+                continue;
+            }
+        };
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file_type) = entry.file_type() else {
+            continue;
+        };
+        if file_type.is_dir() {
+            walk(&path, found, failures);
+        } else if is_rule_file_name(&path) && fs::metadata(&path).is_ok_and(|meta| meta.is_file()) {
+            found.push(path);
+        }
+    }
+}
+
+fn is_rule_file_name(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|extension| extension == "yml" || extension == "yaml")
+}
+
+/// Why a rule file's text could not be had.
+#[derive(Debug)]
+pub(crate) enum ReadProblem {
+    /// The operating system refused.
+    Io(io::Error),
+    /// A problem with the content.
+    Content(Diagnostic),
+}
+
+/// Reads one rule file as UTF-8 text, within [`MAX_RULE_FILE_BYTES`].
+pub(crate) fn read_rule_file(path: &Path) -> Result<String, ReadProblem> {
+    let file = fs::File::open(path).map_err(ReadProblem::Io)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_RULE_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadProblem::Io)?;
+    if bytes.len() as u64 > MAX_RULE_FILE_BYTES {
+        return Err(ReadProblem::Content(Diagnostic::whole_file(
+            path.to_owned(),
+            format!(
+                "rule file is larger than {} MiB; split it",
+                MAX_RULE_FILE_BYTES >> 20
+            ),
+        )));
+    }
+    String::from_utf8(bytes).map_err(|error| {
+        let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+        let valid = std::str::from_utf8(valid).unwrap_or_default();
+        let line = valid.matches('\n').count() + 1;
+        let column = valid
+            .rsplit('\n')
+            .next()
+            .map_or(0, |last| last.chars().count())
+            + 1;
+        ReadProblem::Content(Diagnostic {
+            path: path.to_owned(),
+            line,
+            column,
+            message: "rule file is not valid UTF-8".into(),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directories_yield_yaml_files_in_path_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("b/nested")).unwrap();
+        fs::create_dir_all(root.join(".hidden")).unwrap();
+        for name in [
+            "z.yml",
+            "a.yaml",
+            "b/nested/c.yml",
+            "notes.txt",
+            ".hidden/x.yml",
+        ] {
+            fs::write(root.join(name), "").unwrap();
+        }
+        let (files, failures) = rule_files(&[root, &root.join("z.yml")]);
+        assert!(failures.is_empty());
+        let names: Vec<_> = files
+            .iter()
+            .map(|file| {
+                file.strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(names, ["a.yaml", "b/nested/c.yml", "z.yml"]);
+
+        let (_, failures) = rule_files(&[root.join("missing")]);
+        assert_eq!(failures.len(), 1);
+    }
+
+    #[test]
+    fn invalid_utf8_is_placed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.yml");
+        fs::write(&path, b"id: a\ntitle: x\xff\n").unwrap();
+        match read_rule_file(&path) {
+            Err(ReadProblem::Content(found)) => assert_eq!((found.line, found.column), (2, 9)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! Every limit in one place: what rule files may ask for, and how much a
+//! detector remembers. Rule files come from people and may be wrong or
+//! hostile; hitting a limit is a diagnostic, found before anything big is
+//! compiled. Detector caps keep memory flat however long the input runs.
+
+use jiff::SignedDuration;
+
+/// Largest rule file read, in bytes.
+pub const MAX_RULE_FILE_BYTES: u64 = 16 << 20;
+/// Longest regex source, in bytes.
+pub const MAX_REGEX_BYTES: usize = 4 << 10;
+/// Compiled size limit of one regex (`RegexBuilder::size_limit`).
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// Compiled size limit of the regex set of all rules together.
+pub const REGEX_SET_SIZE_LIMIT: usize = 64 << 20;
+/// Most keywords (`any` + `all` + `none`) in one rule.
+pub const MAX_KEYWORDS_PER_RULE: usize = 10_000;
+/// Most keywords in all rules together.
+pub const MAX_KEYWORDS: usize = 100_000;
+/// Largest `threshold.count`. A filling window holds matches (with their
+/// messages, for samples) until it fires, so this bounds it.
+pub const MAX_THRESHOLD_COUNT: u64 = 10_000;
+
+/// Resolved incidents a detector remembers; the oldest resolution is
+/// forgotten first (a change not yet taken is still reported).
+pub const MAX_RESOLVED_INCIDENTS: usize = 10_000;
+/// Sample events kept per incident.
+pub const MAX_SAMPLES: usize = 5;
+/// Trigger event ids kept per incident.
+pub const MAX_TRIGGER_EVENTS: usize = 100;
+/// How far behind the watermark, beyond the rule's window, a late match is
+/// still counted with the matches around its own time. A filling window
+/// keeps matches this long (plus its window) after the watermark passes.
+pub const LATE_EVENT_ALLOWANCE: SignedDuration = SignedDuration::from_mins(5);

@@ -1,0 +1,111 @@
+//! One compiled detection rule.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use firewatch_event::{Event, Severity};
+use jiff::SignedDuration;
+
+use crate::filter::Filter;
+use crate::prefilter::MessageMatch;
+use crate::template::{MISSING, TitleTemplate};
+
+/// How many matches open an incident, and within how much event time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Threshold {
+    /// At least this many matches (1 or more).
+    pub count: u64,
+    /// Within this much event time: the first and the last of the counted
+    /// matches are at most this far apart.
+    pub window: SignedDuration,
+}
+
+/// The quiet period after which an open incident resolves, when a rule
+/// does not say (`resolve_after`).
+pub const DEFAULT_RESOLVE_AFTER: SignedDuration = SignedDuration::from_mins(5);
+
+/// A compiled rule: read-only.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub(crate) id: Arc<str>,
+    pub(crate) title: String,
+    pub(crate) title_template: TitleTemplate,
+    pub(crate) description: Option<String>,
+    pub(crate) severity: Severity,
+    pub(crate) filter: Option<Filter>,
+    pub(crate) message: Option<MessageMatch>,
+    pub(crate) threshold: Option<Threshold>,
+    pub(crate) group_by: Vec<String>,
+    pub(crate) resolve_after: SignedDuration,
+    pub(crate) path: PathBuf,
+    pub(crate) line: usize,
+}
+
+impl Rule {
+    /// The rule's id, unique in its rule set.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The title as written, with its `{placeholders}`.
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// The description, if the rule has one.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// Severity of the incidents the rule opens.
+    pub fn severity(&self) -> Severity {
+        self.severity
+    }
+
+    /// Matches needed to open an incident; `None` when every match counts.
+    pub fn threshold(&self) -> Option<Threshold> {
+        self.threshold
+    }
+
+    /// Fields whose values split matches into separate incidents.
+    pub fn group_by(&self) -> &[String] {
+        &self.group_by
+    }
+
+    /// Quiet period (event time) after which an open incident resolves.
+    pub fn resolve_after(&self) -> SignedDuration {
+        self.resolve_after
+    }
+
+    /// The file the rule was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The 1-based line where the rule starts in its file.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// Appends the incident key of `event` to `key`: the rule id, then each
+    /// group value, joined with `/` (`-` for a value the event lacks).
+    pub(crate) fn write_incident_key(&self, event: &Event, key: &mut String) {
+        key.push_str(&self.id);
+        for field in &self.group_by {
+            key.push('/');
+            key.push_str(event.field_text(field).as_deref().unwrap_or(MISSING));
+        }
+    }
+
+    /// The group values of `event`, in `group_by` order.
+    pub(crate) fn group_values(&self, event: &Event) -> Vec<String> {
+        self.group_by
+            .iter()
+            .map(|field| {
+                event
+                    .field_text(field)
+                    .map_or_else(|| MISSING.to_owned(), |value| value.into_owned())
+            })
+            .collect()
+    }
+}

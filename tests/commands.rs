@@ -1,0 +1,216 @@
+//! The drill and checking commands through the real binary: `parse`,
+//! `detect`, `rules lint`, and what they do with bad input.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::process::Stdio;
+
+use common::{firewatch, json_lines, loghub, success};
+
+#[test]
+fn parse_gives_one_event_per_loghub_line() {
+    for system in [
+        "HDFS",
+        "Hadoop",
+        "Spark",
+        "Zookeeper",
+        "Linux",
+        "OpenSSH",
+        "Apache",
+    ] {
+        let path = loghub().join(format!("{system}_2k.log"));
+        let events = json_lines(&success(firewatch().arg("parse").arg(&path)));
+        assert_eq!(events.len(), 2000, "{system}");
+        for (index, event) in events.iter().enumerate() {
+            assert_eq!(event["line"], index as u64 + 1, "{system}");
+            for key in [
+                "timestamp",
+                "level",
+                "host",
+                "service",
+                "message",
+                "fields",
+                "parse_error",
+            ] {
+                assert!(event.get(key).is_some(), "{system}: no {key} in {event}");
+            }
+            assert!(
+                event["timestamp"].is_string(),
+                "{system} line {}: no time",
+                index + 1
+            );
+        }
+    }
+}
+
+#[test]
+fn parse_marks_bad_input_and_drops_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.log");
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(b"{\"level\": \"error\", \"msg\": \"broken\"\n");
+    bytes.extend_from_slice(b"\n");
+    bytes.extend_from_slice(b"caf\xe9 au lait\r\n");
+    bytes.extend_from_slice(&vec![b'x'; 5 << 20]);
+    bytes.extend_from_slice(b"\nlast line without newline");
+    fs::write(&path, &bytes).unwrap();
+
+    let events = json_lines(&success(firewatch().arg("parse").arg(&path).args([
+        "--format",
+        "json",
+        "--max-line-bytes",
+        "65536",
+    ])));
+    assert_eq!(events.len(), 5);
+    assert_eq!(events[0]["parse_error"], true, "malformed JSON is marked");
+    assert!(
+        events[0]["message"].as_str().unwrap().contains("broken"),
+        "raw text kept"
+    );
+    assert_eq!(events[2]["problem"]["invalid_utf8"], true);
+    assert_eq!(events[2]["line"], 3);
+    assert_eq!(events[3]["problem"]["truncated"], true);
+    assert!(events[3]["message"].as_str().unwrap().len() <= 65536);
+    assert_eq!(events[4]["line"], 5);
+}
+
+#[test]
+fn parse_reads_stdin() {
+    let mut child = firewatch()
+        .args(["parse", "-", "--format", "logfmt"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"ts=2026-11-26T10:00:00Z level=warn service=api msg=\"slow request\" latency_ms=900\n",
+        )
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let events = json_lines(&output);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["timestamp"], "2026-11-26T10:00:00Z");
+    assert_eq!(events[0]["level"], "warn");
+    assert_eq!(events[0]["service"], "api");
+    assert_eq!(events[0]["message"], "slow request");
+    assert_eq!(events[0]["fields"]["latency_ms"], "900");
+}
+
+#[test]
+fn detect_reports_each_match_with_its_line_then_the_incidents() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    fs::write(
+        &rules,
+        "rules:\n  - id: ssh-invalid-user\n    title: Invalid users on {host}\n    severity: medium\n    match:\n      any: [\"invalid user\"]\n    threshold: {count: 3, window: 1m}\n    group_by: [host]\n",
+    )
+    .unwrap();
+    let log = loghub().join("OpenSSH_2k.log");
+    let lines: Vec<String> = fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let output = json_lines(&success(
+        firewatch()
+            .arg("detect")
+            .arg(&log)
+            .arg("--rules")
+            .arg(&rules)
+            .arg("--json"),
+    ));
+    let matches: Vec<_> = output
+        .iter()
+        .filter(|line| line.get("rule").is_some())
+        .collect();
+    let expected = lines
+        .iter()
+        .filter(|line| line.to_lowercase().contains("invalid user"))
+        .count();
+    assert_eq!(matches.len(), expected);
+    for found in &matches {
+        let line = found["line"].as_u64().unwrap() as usize;
+        assert!(
+            lines[line - 1].to_lowercase().contains("invalid user"),
+            "line {line}"
+        );
+        assert_eq!(found["rule"], "ssh-invalid-user");
+        assert_eq!(found["severity"], "medium");
+        assert_eq!(found["incident_key"], "ssh-invalid-user/LabSZ");
+    }
+    let incidents: Vec<_> = output
+        .iter()
+        .filter_map(|line| line.get("incident").filter(|value| value.is_object()))
+        .collect();
+    assert!(!incidents.is_empty());
+    assert!(
+        incidents
+            .iter()
+            .all(|incident| incident["key"] == "ssh-invalid-user/LabSZ")
+    );
+}
+
+#[test]
+fn lint_points_at_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yml");
+    fs::write(
+        &path,
+        "rules:\n  - id: broken\n    title: Broken\n    severity: high\n    match:\n      any: [oops]\n      regexx: ['(']\n",
+    )
+    .unwrap();
+    let output = firewatch()
+        .args(["rules", "lint"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains(&format!("{}:7:7:", path.display())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("regexx"), "{stdout}");
+
+    let pack = success(firewatch().args(["rules", "lint", "pipelines/rules"]));
+    assert!(String::from_utf8_lossy(&pack.stdout).starts_with("ok: "));
+}
+
+#[test]
+fn a_bad_pipeline_or_missing_data_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("p.toml");
+    fs::write(
+        &pipeline,
+        "[[sources]]\nname = \"a\"\ntype = \"file\"\npathz = [\"x\"]\n",
+    )
+    .unwrap();
+    let output = firewatch().arg("run").arg(&pipeline).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("p.toml:4:1:") && stderr.contains("pathz"),
+        "{stderr}"
+    );
+
+    let output = firewatch()
+        .args(["search", "error", "--data-dir"])
+        .arg(dir.path().join("nothing-here"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("nothing-here")
+    );
+}

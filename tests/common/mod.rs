@@ -1,0 +1,56 @@
+//! Helpers for end-to-end tests: run the real `firewatch` binary from the
+//! workspace root, the way a newcomer does.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace root, where `pipelines/` and `fixtures/` are.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The shared LogHub samples.
+pub fn loghub() -> PathBuf {
+    let dir = root().join("../shared/data/loghub");
+    assert!(dir.is_dir(), "LogHub samples missing at {}", dir.display());
+    dir
+}
+
+/// A `firewatch` command run from the workspace root, with no data dir
+/// inherited from the environment.
+pub fn firewatch() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_firewatch"));
+    command
+        .current_dir(root())
+        .env_remove("FIREWATCH_DATA_DIR")
+        .env_remove("FIREWATCH_LOG");
+    command
+}
+
+/// Runs a command and returns its output, failing the test with its stderr
+/// when it exits non-zero.
+pub fn success(command: &mut Command) -> Output {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{command:?} failed with {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Stdout parsed as JSON lines.
+pub fn json_lines(output: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8(output.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}")))
+        .collect()
+}
