@@ -49,7 +49,7 @@ impl fmt::Display for Size {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match UNITS
             .iter()
-            .find(|&&(_, multiplier)| self.0 % multiplier == 0)
+            .find(|&&(_, multiplier)| self.0.is_multiple_of(multiplier))
         {
             Some(&(unit, multiplier)) => write!(f, "{}{unit}", self.0 / multiplier),
             None => write!(f, "{}", self.0),

@@ -31,14 +31,7 @@ pub fn bench(bench: &Bench) -> anyhow::Result<Vec<Measurement>> {
     let corpus = bench.corpus(CorpusFormat::Json, bench.stage_size())?;
     let runs = bench.stage_repeat();
 
-    let tantivy_dir = bench.work_dir.join("index-tantivy-cli");
-    let tantivy = tantivy_cli::index_command(&bench.tantivy, &tantivy_dir, 1, &corpus);
-    let (timing, last_run) = tantivy.time_runs(runs, &bench.work_dir, || {
-        tantivy_cli::create_index(&tantivy_dir)
-    })?;
-    let tantivy_row = Measurement::new(STAGE, "tantivy-cli, 1 indexing thread", &corpus, timing)
-        .with_command(&tantivy, &last_run)
-        .with_note(on_disk(&tantivy_dir)?);
+    let tantivy_row = tantivy_cli::measure(bench, STAGE, &corpus, 1, runs)?;
 
     let events = corpus.events()?;
     let data_dir = bench.work_dir.join("index-firewatch");
@@ -60,9 +53,8 @@ pub fn bench(bench: &Bench) -> anyhow::Result<Vec<Measurement>> {
         on_disk(&data_dir)?
     ));
 
-    for dir in [&tantivy_dir, &data_dir] {
-        std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
-    }
+    std::fs::remove_dir_all(&data_dir)
+        .with_context(|| format!("cannot remove {}", data_dir.display()))?;
     Ok(vec![tantivy_row, firewatch_row])
 }
 

@@ -38,20 +38,7 @@ pub fn bench(bench: &Bench) -> anyhow::Result<Vec<Measurement>> {
     let (timing, last_run) = cat.time_runs(runs, &bench.work_dir, || Ok(()))?;
     let cat_row = Measurement::new(STAGE, "cat", &corpus, timing).with_command(&cat, &last_run);
 
-    let tantivy_dir = bench.work_dir.join("run-tantivy-cli");
-    let tantivy =
-        tantivy_cli::index_command(&bench.tantivy, &tantivy_dir, TANTIVY_THREADS, &corpus);
-    let (timing, last_run) = tantivy.time_runs(runs, &bench.work_dir, || {
-        tantivy_cli::create_index(&tantivy_dir)
-    })?;
-    let tantivy_row = Measurement::new(
-        STAGE,
-        format!("tantivy-cli, {TANTIVY_THREADS} indexing threads"),
-        &corpus,
-        timing,
-    )
-    .with_command(&tantivy, &last_run)
-    .with_note(on_disk(&tantivy_dir)?);
+    let tantivy_row = tantivy_cli::measure(bench, STAGE, &corpus, TANTIVY_THREADS, runs)?;
 
     let patterns = Patterns::load(&bench.shared_dir, &bench.work_dir, RULES)?;
     let rules_dir = patterns.write_rules()?;
@@ -87,9 +74,8 @@ pub fn bench(bench: &Bench) -> anyhow::Result<Vec<Measurement>> {
         on_disk(&data_dir)?
     ));
 
-    for dir in [&tantivy_dir, &data_dir] {
-        std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
-    }
+    std::fs::remove_dir_all(&data_dir)
+        .with_context(|| format!("cannot remove {}", data_dir.display()))?;
     Ok(vec![cat_row, tantivy_row, firewatch_row])
 }
 

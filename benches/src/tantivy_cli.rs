@@ -8,12 +8,14 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
+use crate::Bench;
 use crate::corpus::Corpus;
 use crate::external::External;
-use crate::scratch::fresh_dir;
+use crate::report::Measurement;
+use crate::scratch::{fresh_dir, on_disk};
 
 /// Indexing memory of tantivy-cli, the same as firewatch's default budget
 /// (its own default is 1 GB).
@@ -72,23 +74,27 @@ fn meta_json() -> Value {
 }
 
 /// Creates an empty index in `index_dir` (replacing any earlier one).
-pub fn create_index(index_dir: &Path) -> anyhow::Result<()> {
+fn create_index(index_dir: &Path) -> anyhow::Result<()> {
     fresh_dir(index_dir)?;
     let meta = index_dir.join("meta.json");
     std::fs::write(&meta, meta_json().to_string())
         .with_context(|| format!("cannot write {}", meta.display()))
 }
 
-/// `tantivy index -i DIR -t THREADS -m BUDGET < CORPUS`.
-pub fn index_command(
-    tantivy: &Path,
-    index_dir: &Path,
-    threads: usize,
+/// Times tantivy-cli indexing `corpus` with `threads` indexing threads into
+/// a fresh index in the scratch directory, `runs` times; the row notes the
+/// index's size, and the index is removed afterwards.
+pub fn measure(
+    bench: &Bench,
+    stage: &'static str,
     corpus: &Corpus,
-) -> External {
-    External::new(tantivy)
+    threads: usize,
+    runs: usize,
+) -> anyhow::Result<Measurement> {
+    let index_dir = bench.work_dir.join(format!("{stage}-tantivy-cli"));
+    let command = External::new(&bench.tantivy)
         .args(["index", "-i"])
-        .args([index_dir])
+        .args([&index_dir])
         .args([
             "-t".to_owned(),
             threads.to_string(),
@@ -96,6 +102,36 @@ pub fn index_command(
             MEMORY_BUDGET_BYTES.to_string(),
         ])
         .stdin(&corpus.path)
+        .capture_stdout();
+    let (timing, last_run) =
+        command.time_runs(runs, &bench.work_dir, || create_index(&index_dir))?;
+    check_every_document_indexed(&last_run.stdout)?;
+    let subject = format!(
+        "tantivy-cli, {threads} indexing thread{}",
+        if threads == 1 { "" } else { "s" }
+    );
+    let row = Measurement::new(stage, subject, corpus, timing)
+        .with_command(&command, &last_run)
+        .with_note(on_disk(&index_dir)?);
+    std::fs::remove_dir_all(&index_dir)
+        .with_context(|| format!("cannot remove {}", index_dir.display()))?;
+    Ok(row)
+}
+
+/// tantivy-cli skips a line that does not fit the schema, saying so on
+/// standard output, and still succeeds: a baseline that indexed less than
+/// the corpus would flatter itself.
+fn check_every_document_indexed(stdout: &[u8]) -> anyhow::Result<()> {
+    const SKIPPED: &str = "Failed to add document";
+    let stdout = String::from_utf8_lossy(stdout);
+    let skipped = stdout
+        .lines()
+        .filter(|line| line.starts_with(SKIPPED))
+        .count();
+    match stdout.lines().find(|line| line.starts_with(SKIPPED)) {
+        Some(first) => bail!("tantivy-cli skipped {skipped} documents; the first: {first}"),
+        None => Ok(()),
+    }
 }
 
 /// The tantivy-cli binary to use: the one given, else `tantivy` on `PATH`.
@@ -106,6 +142,17 @@ pub fn binary(given: Option<&PathBuf>) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skipped_documents_fail_the_baseline() {
+        assert!(
+            check_every_document_indexed(b"100 Docs\nCommit succeed, docstamp at 101\n").is_ok()
+        );
+        let error = check_every_document_indexed(b"Failed to add document doc ValueParsingError\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("skipped 1 documents"), "{error}");
+    }
 
     #[test]
     fn the_schema_names_every_key_of_a_corpus_line() {

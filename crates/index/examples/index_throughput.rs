@@ -61,7 +61,7 @@ fn synthetic_event(number: u64, random: &mut Lcg, start: Timestamp) -> (Event, u
     event.line = number + 1;
     event.host = Some(host.to_owned());
     let mut fields = FieldMap::new();
-    if number % 3 == 0 {
+    if number.is_multiple_of(3) {
         let level =
             [Level::Info, Level::Warn, Level::Error, Level::Debug][random.below(4) as usize];
         event.service = Some("orders".into());
@@ -121,7 +121,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let clock = Instant::now();
     for (number, (event, _)) in generated.iter().enumerate() {
         writer.add_event(event, &[], false)?;
-        if (number + 1) % COMMIT_EVERY == 0 {
+        if (number + 1).is_multiple_of(COMMIT_EVERY) {
             checkpoint.advance(
                 "bench",
                 Position {

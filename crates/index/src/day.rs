@@ -43,10 +43,10 @@ pub(crate) fn day_span(
     since: Option<Timestamp>,
     until: Option<Timestamp>,
 ) -> Option<(Option<Date>, Option<Date>)> {
-    if let (Some(since), Some(until)) = (since, until) {
-        if until <= since {
-            return None;
-        }
+    if let (Some(since), Some(until)) = (since, until)
+        && until <= since
+    {
+        return None;
     }
     let first = since.map(day_of);
     // The last instant inside the range is one nanosecond before `until`.
@@ -92,10 +92,10 @@ pub(crate) fn list_days(logs_dir: &Path) -> Result<Vec<Date>, IndexError> {
             .file_type()
             .map_err(|error| IndexError::io(&entry.path(), error))?
             .is_dir();
-        if let Some(day) = entry.file_name().to_str().and_then(parse_day_name) {
-            if is_dir {
-                days.push(day);
-            }
+        if let Some(day) = entry.file_name().to_str().and_then(parse_day_name)
+            && is_dir
+        {
+            days.push(day);
         }
     }
     days.sort_unstable();

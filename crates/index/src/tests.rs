@@ -478,14 +478,17 @@ fn the_reader_sees_the_last_commit_while_the_writer_runs() {
 
 #[test]
 fn a_reopened_writer_resumes_from_the_last_committed_checkpoint() {
-    let dir = TempDir::new().unwrap();
+    let temporary = TempDir::new().unwrap();
+    // The data directory does not exist yet: the writer creates it.
+    let data_dir = temporary.path().join("firewatch-data");
+    let dir = data_dir.as_path();
     {
-        let writer = open_writer(dir.path());
+        let writer = open_writer(dir);
         assert_eq!(writer.resume_checkpoint(), &Checkpoint::default());
         assert!(!writer.in_recovery());
     }
     {
-        let mut writer = open_writer(dir.path());
+        let mut writer = open_writer(dir);
         writer
             .add_event(&event(1, "2026-11-26T10:00:00Z", "one"), &[], false)
             .unwrap();
@@ -497,10 +500,10 @@ fn a_reopened_writer_resumes_from_the_last_committed_checkpoint() {
             .add_event(&event(2, "2026-11-26T10:00:01Z", "two"), &[], false)
             .unwrap();
     }
-    let writer = open_writer(dir.path());
+    let writer = open_writer(dir);
     assert_eq!(writer.resume_checkpoint(), &checkpoint(250));
     assert!(!writer.in_recovery());
-    let reader = IndexReader::open(dir.path()).unwrap();
+    let reader = IndexReader::open(dir).unwrap();
     assert_eq!(search(&reader, "*"), [1]);
 }
 

@@ -39,7 +39,8 @@ fn lint(args: LintArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "ok: {} rules", rules.len())?;
         Ok(ExitCode::SUCCESS)
     } else {
-        writeln!(out, "{} problems", diagnostics.len())?;
+        let count = diagnostics.len();
+        writeln!(out, "{count} problem{}", if count == 1 { "" } else { "s" })?;
         Ok(ExitCode::FAILURE)
     }
 }
