@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use firewatch_event::{Level, Severity, parse_duration};
 use globset::{GlobBuilder, GlobSetBuilder};
@@ -19,13 +20,16 @@ use jiff::SignedDuration;
 use regex::RegexBuilder;
 use serde_saphyr::Spanned;
 
+use crate::conditions::Definitions;
 use crate::diagnostic::Diagnostic;
 use crate::filter::{Filter, TextMatcher, has_wildcard};
 use crate::limits::{
-    MAX_KEYWORDS, MAX_KEYWORDS_PER_RULE, MAX_REGEX_BYTES, MAX_THRESHOLD_COUNT, REGEX_SIZE_LIMIT,
+    MAX_KEYWORD_BYTES, MAX_KEYWORDS, MAX_KEYWORDS_PER_RULE, MAX_REGEX_BYTES, MAX_REGEXES,
+    MAX_THRESHOLD_COUNT, REGEX_SIZE_LIMIT,
 };
 use crate::prefilter::{MessageMatch, PatternTable, Prefilter};
-use crate::rule::{DEFAULT_RESOLVE_AFTER, Rule, Threshold};
+use crate::rule::{DEFAULT_RESOLVE_AFTER, Kind, Rule, Threshold};
+use crate::rule_types::KindSpecs;
 use crate::ruleset::RuleSet;
 use crate::syntax::{
     FilterSpec, MatchSpec, Place, RuleSpec, TextList, ThresholdSpec, parse_rule_file, place,
@@ -34,27 +38,53 @@ use crate::syntax::{
 use crate::template::TitleTemplate;
 
 /// Collects rules from files, and the problems found in them.
+///
+/// Rules compile once every file is in ([`Compiler::finish`]): a rule may
+/// use a named condition or list from a file read after its own.
 #[derive(Debug, Default)]
 pub(crate) struct Compiler {
     rules: Vec<Rule>,
-    diagnostics: Vec<Diagnostic>,
+    pending: Vec<PendingRule>,
+    pub(crate) diagnostics: Vec<Diagnostic>,
     /// Rule id -> where it was first defined.
     ids: HashMap<String, (PathBuf, Place)>,
-    patterns: PatternTable,
+    pub(crate) patterns: PatternTable,
+    pub(crate) definitions: Definitions,
     keyword_total: usize,
+    pub(crate) regex_total: usize,
     /// Where the first `match:` is, to place problems of the shared
     /// automata and regex set.
     first_match: Option<(PathBuf, Place)>,
 }
 
-/// The problems of one rule, with the file they are in.
-struct Problems<'a> {
-    path: &'a Path,
-    found: Vec<Diagnostic>,
+/// A rule read from its file, waiting for every file to be in.
+#[derive(Debug)]
+struct PendingRule {
+    path: PathBuf,
+    source: Arc<str>,
+    spec: Spanned<RuleSpec>,
 }
 
-impl Problems<'_> {
-    fn at(&mut self, place: Place, message: impl Into<String>) {
+/// The problems of one rule, with the file they are in (its path, and its
+/// text for the typed scalars that `text_items` reads from it).
+pub(crate) struct Problems<'a> {
+    path: &'a Path,
+    pub(crate) source: &'a str,
+    pub(crate) found: Vec<Diagnostic>,
+}
+
+impl<'a> Problems<'a> {
+    /// No problems yet, in the file at `path` whose text is `source`.
+    pub fn new(path: &'a Path, source: &'a str) -> Self {
+        Self {
+            path,
+            source,
+            found: Vec::new(),
+        }
+    }
+
+    /// Records a problem at `place`.
+    pub fn at(&mut self, place: Place, message: impl Into<String>) {
         self.found
             .push(diagnostic(self.path, place, message.into()));
     }
@@ -75,13 +105,19 @@ impl Compiler {
         self.diagnostics.push(diagnostic);
     }
 
-    /// Compiles every rule of one file.
+    /// Reads one file: its named conditions and lists are registered, its
+    /// rules wait for [`Compiler::finish`].
     pub fn add_file(&mut self, path: &Path, source: &str) {
         match parse_rule_file(source) {
-            Ok(specs) => {
-                for spec in specs {
-                    self.add_rule(path, source, spec);
-                }
+            Ok(file) => {
+                let source: Arc<str> = source.into();
+                self.register_definitions(path, &source, file.conditions, file.lists);
+                self.pending
+                    .extend(file.rules.into_iter().map(|spec| PendingRule {
+                        path: path.to_owned(),
+                        source: Arc::clone(&source),
+                        spec,
+                    }));
             }
             Err(error) => self
                 .diagnostics
@@ -99,13 +135,14 @@ impl Compiler {
 
     /// The compiled rule set, or every problem found.
     pub fn finish(mut self) -> Result<RuleSet, Vec<Diagnostic>> {
+        for pending in std::mem::take(&mut self.pending) {
+            self.add_rule(&pending.path, &pending.source, pending.spec);
+        }
+        self.compile_unused_conditions();
         if !self.diagnostics.is_empty() {
             return Err(self.diagnostics);
         }
-        let prefilter = Prefilter::build(
-            self.patterns,
-            self.rules.iter().map(|rule| rule.message.as_ref()),
-        );
+        let prefilter = Prefilter::build(self.patterns, &self.rules);
         match prefilter {
             Ok(prefilter) => Ok(RuleSet::new(self.rules, prefilter)),
             Err(error) => {
@@ -121,10 +158,7 @@ impl Compiler {
     fn add_rule(&mut self, path: &Path, source: &str, spec: Spanned<RuleSpec>) {
         let rule_place = place(&spec);
         let spec = spec.value;
-        let mut problems = Problems {
-            path,
-            found: Vec::new(),
-        };
+        let mut problems = Problems::new(path, source);
 
         let id = self.check_id(&spec, rule_place, &mut problems);
         let name = spec
@@ -158,12 +192,17 @@ impl Compiler {
                 }
             },
         };
-        if spec.filter.is_none() && spec.message.is_none() {
+        if spec.filter.is_none()
+            && spec.message.is_none()
+            && spec.when.is_none()
+            && spec.sequence.is_none()
+            && spec.ratio.is_none()
+        {
             problems.at(
                 rule_place,
                 format!(
-                    "{name} has neither filter nor match, so it would match every event; \
-                     add one"
+                    "{name} has neither filter, match nor when, so it would match every \
+                     event; add one"
                 ),
             );
         }
@@ -176,18 +215,44 @@ impl Compiler {
             }
             self.compile_match(message, source, &mut problems)
         });
-        let threshold = spec
-            .threshold
-            .and_then(|threshold| compile_threshold(threshold, &mut problems));
+        let when = spec
+            .when
+            .as_ref()
+            .map(|when| self.compile_condition(when, &mut problems));
         let group_by = compile_group_by(spec.group_by.unwrap_or_default(), &mut problems);
+        let kind = self.compile_kind(
+            KindSpecs {
+                kind: spec.kind,
+                threshold: spec.threshold,
+                spike: spec.spike,
+                absence: spec.absence,
+                sequence: spec.sequence,
+                new_value: spec.new_value,
+                cardinality: spec.cardinality,
+                ratio: spec.ratio,
+            },
+            &group_by,
+            source,
+            &mut problems,
+        );
+        if matches!(kind, Some(Kind::Ratio { .. })) && message.is_none() && when.is_none() {
+            problems.at(
+                rule_place,
+                format!(
+                    "{name} is a ratio without match or when: every event of its population \
+                     would match; say which share to measure"
+                ),
+            );
+        }
         let resolve_after = match spec.resolve_after {
             None => Some(DEFAULT_RESOLVE_AFTER),
             Some(text) => positive_duration(&text, "resolve_after", &mut problems),
         };
 
         if problems.found.is_empty()
-            && let (Some(id), Some(title), Some(severity), Some(resolve_after)) =
-                (id, title, severity, resolve_after)
+            && let (Some(id), Some(title), Some(severity), Some(resolve_after), Some(kind)) =
+                (id, title, severity, resolve_after, kind)
+            && let Some(when) = when.map_or(Some(None), |when| when.map(Some))
         {
             self.rules.push(Rule {
                 id: id.into(),
@@ -197,7 +262,12 @@ impl Compiler {
                 severity,
                 filter,
                 message,
-                threshold,
+                threshold: match kind {
+                    Kind::Threshold(threshold) => Some(threshold),
+                    _ => None,
+                },
+                when,
+                kind,
                 group_by,
                 resolve_after,
                 path: path.to_owned(),
@@ -304,6 +374,14 @@ impl Compiler {
                         keyword_place,
                         format!("empty keyword in {key}: it would occur in every message"),
                     );
+                } else if keyword.len() > MAX_KEYWORD_BYTES {
+                    problems.at(
+                        keyword_place,
+                        format!(
+                            "keyword is {} bytes long; at most {MAX_KEYWORD_BYTES} are allowed",
+                            keyword.len()
+                        ),
+                    );
                 } else if within_limits {
                     literals.push(self.patterns.literal(&keyword, case_sensitive));
                 }
@@ -315,6 +393,16 @@ impl Compiler {
         for (pattern, regex_place) in
             non_empty_items("regex", spec.regex.as_ref(), source, problems)
         {
+            self.regex_total += 1;
+            if self.regex_total > MAX_REGEXES {
+                if self.regex_total == MAX_REGEXES + 1 {
+                    problems.at(
+                        regex_place,
+                        format!("the rules together have more than {MAX_REGEXES} regexes"),
+                    );
+                }
+                continue;
+            }
             match check_regex(&pattern) {
                 Ok(()) => regexes.push(self.patterns.regex(&pattern)),
                 Err(message) => problems.at(regex_place, message),
@@ -341,7 +429,7 @@ fn is_valid_id(id: &str) -> bool {
 }
 
 /// The strings of a one-or-many value, with a problem for an empty list.
-fn non_empty_items(
+pub(crate) fn non_empty_items(
     key: &str,
     list: Option<&Spanned<TextList>>,
     source: &str,
@@ -362,7 +450,7 @@ fn non_empty_items(
 
 /// Compiles `pattern` on its own, within the limits, to report its problem
 /// at its own place (the shared set would only say that something failed).
-fn check_regex(pattern: &str) -> Result<(), String> {
+pub(crate) fn check_regex(pattern: &str) -> Result<(), String> {
     if pattern.is_empty() {
         return Err("empty regex: it would match every message".into());
     }
@@ -490,7 +578,7 @@ fn compile_text_matcher(
     TextMatcher { exact, globs }
 }
 
-fn compile_threshold(
+pub(crate) fn compile_threshold(
     spec: Spanned<ThresholdSpec>,
     problems: &mut Problems<'_>,
 ) -> Option<Threshold> {
@@ -530,7 +618,7 @@ fn compile_threshold(
     })
 }
 
-fn positive_duration(
+pub(crate) fn positive_duration(
     text: &Spanned<String>,
     key: &str,
     problems: &mut Problems<'_>,
@@ -682,7 +770,7 @@ mod tests {
 
     #[test]
     fn rules_that_can_never_match_are_errors() {
-        assert_problem(HEAD, 1, 1, "neither filter nor match");
+        assert_problem(HEAD, 1, 1, "neither filter, match nor when");
         assert_problem(
             &format!("{HEAD}match: {{ case_sensitive: true }}\n"),
             4,

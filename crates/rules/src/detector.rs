@@ -4,9 +4,12 @@ use std::sync::Arc;
 
 use firewatch_event::{Event, Incident, IncidentId, Severity, Timestamp};
 
+use regex::SetMatches;
+
 use crate::clock::EventClock;
-use crate::incidents::IncidentBook;
-use crate::prefilter::{MessageMatch, Scan};
+use crate::incidents::{IncidentBook, Role};
+use crate::prefilter::{Prefilter, Scan};
+use crate::rule::{Kind, Rule};
 use crate::ruleset::RuleSet;
 
 /// One rule matching one event.
@@ -19,8 +22,9 @@ pub struct Match {
     /// The incident key: the rule id and the group values, joined by `/`.
     pub incident_key: String,
     /// The incident this event now belongs to, when the rule's incident is
-    /// open after this event (threshold reached). `None` while a threshold
-    /// is still filling.
+    /// open after this event. `None` while what the rule's type waits for
+    /// (a threshold, a spike, the second step of a sequence, ...) has not
+    /// happened.
     pub incident: Option<IncidentId>,
 }
 
@@ -34,11 +38,13 @@ pub struct Detector {
     book: IncidentBook,
     scan: Scan,
     /// Per-event buffers, reused so that an event that matches nothing
-    /// allocates nothing.
-    passed: Vec<u32>,
-    needs_regex: Vec<u32>,
+    /// allocates nothing: the rules the event reached, in rule order.
+    passed: Vec<(u32, Role)>,
     key: String,
     clock: EventClock,
+    /// Whether the groups that `absence` rules expect are watched yet
+    /// (from the first watermark on).
+    watching_expected: bool,
 }
 
 impl Detector {
@@ -49,9 +55,9 @@ impl Detector {
             rules,
             scan: Scan::default(),
             passed: Vec::new(),
-            needs_regex: Vec::new(),
             key: String::new(),
             clock: EventClock::default(),
+            watching_expected: false,
         }
     }
 
@@ -85,6 +91,12 @@ impl Detector {
     /// Runs every rule on one event (in event time); appends the matches
     /// to `out` (cleared by the caller), in rule order.
     ///
+    /// A match is an event that counts for a rule: a `ratio` rule's
+    /// population events that it does not match are counted but not
+    /// reported, a `new_value` rule reports only values it did not know,
+    /// and an `absence` rule reports none (its incident opens when the line
+    /// it expects is missing).
+    ///
     /// The event's time first moves the watermark forward, which resolves
     /// incidents whose quiet period has passed; a match after that opens a
     /// new incident.
@@ -95,20 +107,22 @@ impl Detector {
         let rules = self.rules.rules();
         // While time is held back, windows keep everything.
         let prune_before = watermark.unwrap_or(Timestamp::MIN);
-        for &index in &self.passed {
+        for &(index, role) in &self.passed {
             let index = index as usize;
             let rule = &rules[index];
             self.key.clear();
             rule.write_incident_key(event, &mut self.key);
-            let incident = self
+            let recorded = self
                 .book
-                .record(index, rule, &self.key, event, prune_before);
-            out.push(Match {
-                rule: Arc::clone(&rule.id),
-                severity: rule.severity,
-                incident_key: self.key.clone(),
-                incident,
-            });
+                .record(index, rule, &self.key, event, role, prune_before);
+            if recorded.is_match {
+                out.push(Match {
+                    rule: Arc::clone(&rule.id),
+                    severity: rule.severity,
+                    incident_key: self.key.clone(),
+                    incident: recorded.incident,
+                });
+            }
         }
     }
 
@@ -140,61 +154,108 @@ impl Detector {
 
     fn expire(&mut self, watermark: Option<Timestamp>) {
         if let Some(watermark) = watermark {
+            if !self.watching_expected {
+                self.watching_expected = true;
+                self.book.watch_expected(self.rules.rules(), watermark);
+            }
             self.book.expire(self.rules.rules(), watermark);
         }
     }
 
-    /// Leaves in `passed`, in rule order, the rules that match `event`.
+    /// Leaves in `passed`, in rule order, the rules that `event` reaches
+    /// and how.
     fn find_matching_rules(&mut self, event: &Event) {
         let Self {
             rules,
             scan,
             passed,
-            needs_regex,
             ..
         } = self;
         let prefilter = rules.prefilter();
         let rules = rules.rules();
         passed.clear();
-        needs_regex.clear();
-        prefilter.scan(&event.message, scan);
+        prefilter.scan(event, scan);
+        // The regex set runs at most once per event, and only when a rule
+        // that passed everything cheaper needs it.
+        let mut regex_matches: Option<SetMatches> = None;
         for &index in scan.candidates.iter().chain(prefilter.always()) {
             let rule = &rules[index as usize];
-            if rule
-                .message
-                .as_ref()
-                .is_some_and(|message| !message.keywords_hold(scan))
-            {
-                continue;
-            }
-            if rule
-                .filter
-                .as_ref()
-                .is_some_and(|filter| !filter.matches(event))
-            {
-                continue;
-            }
-            if rule
-                .message
-                .as_ref()
-                .is_some_and(MessageMatch::needs_regexes)
-            {
-                needs_regex.push(index);
-            } else {
-                passed.push(index);
-            }
-        }
-        if !needs_regex.is_empty() {
-            let regex_matches = prefilter.regex_matches(&event.message);
-            passed.extend(needs_regex.iter().copied().filter(|&index| {
-                rules[index as usize]
-                    .message
+            if let Kind::Ratio { population, .. } = &rule.kind {
+                if !rule
+                    .filter
                     .as_ref()
-                    .is_some_and(|message| message.regexes_hold(&regex_matches))
-            }));
+                    .is_none_or(|filter| filter.matches(event))
+                    || !population.holds(event, scan)
+                {
+                    continue;
+                }
+                let matched = message_holds(rule, event, scan, prefilter, &mut regex_matches)
+                    && rule
+                        .when
+                        .as_ref()
+                        .is_none_or(|when| when.holds(event, scan));
+                passed.push((
+                    index,
+                    if matched {
+                        Role::Match
+                    } else {
+                        Role::Population
+                    },
+                ));
+                continue;
+            }
+            if !rule
+                .message
+                .as_ref()
+                .is_none_or(|message| message.keywords_hold(scan))
+                || !rule
+                    .filter
+                    .as_ref()
+                    .is_none_or(|filter| filter.matches(event))
+                || !message_holds(rule, event, scan, prefilter, &mut regex_matches)
+                || !rule
+                    .when
+                    .as_ref()
+                    .is_none_or(|when| when.holds(event, scan))
+            {
+                continue;
+            }
+            let role = match &rule.kind {
+                Kind::Sequence { first, then, .. } => {
+                    let (first, then) = (first.holds(event, scan), then.holds(event, scan));
+                    if !first && !then {
+                        continue;
+                    }
+                    Role::Step { first, then }
+                }
+                _ => Role::Match,
+            };
+            passed.push((index, role));
         }
-        passed.sort_unstable();
+        passed.sort_unstable_by_key(|(index, _)| *index);
     }
+}
+
+/// True when the rule's `match:` holds for the event: keywords, then
+/// regexes (running the regex set on first need).
+fn message_holds(
+    rule: &Rule,
+    event: &Event,
+    scan: &Scan,
+    prefilter: &Prefilter,
+    regex_matches: &mut Option<SetMatches>,
+) -> bool {
+    let Some(message) = &rule.message else {
+        return true;
+    };
+    if !message.keywords_hold(scan) {
+        return false;
+    }
+    if !message.needs_regexes() {
+        return true;
+    }
+    let matches = regex_matches.get_or_insert_with(|| prefilter.regex_matches(&event.message));
+    message.regexes_hold(matches)
 }
 
 #[cfg(test)]

@@ -1,27 +1,34 @@
-//! From matches to incidents: grouping, thresholds, quiet periods.
+//! From matches to incidents: grouping, rule types, quiet periods.
 //!
 //! State is kept per *group*: one rule and one incident key. A group holds
-//! either a [`MatchWindow`] that is filling towards the rule's threshold, or
-//! an open incident that further matches update. Nothing else is kept per
-//! key, so memory follows the keys active in event time, not the input
-//! length.
+//! what its rule type remembers between events (a [`GroupState`]: a window
+//! filling towards a threshold, bucket counts, sequence steps, known
+//! values, ...), and an open incident if there is one. Nothing else is
+//! kept per key, so memory follows the keys active in event time, not the
+//! input length; `absence` and `new_value` groups, which must outlive their
+//! events, are capped at [`MAX_REMEMBERED_GROUPS`] per rule instead.
 //!
-//! Time is event time, moved by the watermark (the latest event time seen).
-//! Every group has one armed deadline in a min-heap: for an open incident
-//! `last_seen + resolve_after`, when it resolves; for a filling window
-//! `newest match + window + LATE_EVENT_ALLOWANCE`, when the whole window
-//! is too old to count and the group is dropped. A deadline that moved
-//! later while waiting (a new match) is re-armed when it comes due, so a
-//! busy group costs one heap entry, not one per match.
+//! Time is event time, moved by the watermark. Every group has one armed
+//! deadline in a min-heap: for an open incident `last_seen +
+//! resolve_after`, when it resolves; for an `absence` group `last_seen +
+//! period`, when the missing line opens an incident; for other state the
+//! time its newest entry is too old to count (`window` plus
+//! `LATE_EVENT_ALLOWANCE` behind), when the group is dropped. A deadline
+//! that moved later while waiting (a new match) is re-armed when it comes
+//! due, so a busy group costs one heap entry, not one per match.
+//!
+//! An `absence` incident resolves only when the expected line comes back,
+//! not after a quiet period.
 //!
 //! Caps, so that memory stays bounded however long the input:
 //! - [`MAX_RESOLVED_INCIDENTS`] resolved incidents are remembered, oldest
 //!   resolution forgotten first (an unreported change is still reported);
 //! - [`MAX_SAMPLES`] samples and [`MAX_TRIGGER_EVENTS`] trigger ids per
 //!   incident;
-//! - a window keeps matches for `window + LATE_EVENT_ALLOWANCE` behind the
-//!   watermark, and fewer than `count` fit in any `window`, so it holds at
-//!   most about `count × (2 + LATE_EVENT_ALLOWANCE / window)` matches.
+//! - a threshold window keeps matches for `window + LATE_EVENT_ALLOWANCE`
+//!   behind the watermark, and fewer than `count` fit in any `window`, so
+//!   it holds at most about `count × (2 + LATE_EVENT_ALLOWANCE / window)`
+//!   matches; the other types' state is bounded as `state` describes.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
@@ -30,10 +37,68 @@ use firewatch_event::{Event, Incident, IncidentId, IncidentState, Sample, Timest
 use jiff::SignedDuration;
 
 use crate::limits::{
-    LATE_EVENT_ALLOWANCE, MAX_RESOLVED_INCIDENTS, MAX_SAMPLES, MAX_TRIGGER_EVENTS,
+    LATE_EVENT_ALLOWANCE, MAX_REMEMBERED_GROUPS, MAX_RESOLVED_INCIDENTS, MAX_SAMPLES,
+    MAX_TRIGGER_EVENTS,
 };
-use crate::rule::Rule;
+use crate::rule::{Kind, Rule};
+use crate::state::{
+    BucketCounts, Buckets, DistinctValues, GroupState, KnownValues, LastSeen, StepEvents,
+    WINDOW_BUCKETS,
+};
 use crate::window::MatchWindow;
+
+/// How an event that reached a rule relates to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The event matches the rule.
+    Match,
+    /// The event is only part of a `ratio` rule's population.
+    Population,
+    /// The event is a step of a `sequence` rule (one or both).
+    Step { first: bool, then: bool },
+}
+
+/// What recording an event did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Recorded {
+    /// The event counts as a match of the rule (to report).
+    pub is_match: bool,
+    /// The incident the match belongs to, when one is open after it.
+    pub incident: Option<IncidentId>,
+}
+
+impl Recorded {
+    const NOTHING: Recorded = Recorded {
+        is_match: false,
+        incident: None,
+    };
+    const PENDING: Recorded = Recorded {
+        is_match: true,
+        incident: None,
+    };
+}
+
+/// What an incident opens with.
+struct Fired {
+    samples: VecDeque<Sample>,
+    count: u64,
+    values: Vec<String>,
+}
+
+/// What one event does to its group.
+enum Outcome {
+    /// Not a match of the rule (population only, a known value, the line
+    /// an absence waits for).
+    NotMatch,
+    /// A match, counted, no incident yet.
+    Pending,
+    /// A match of the open incident.
+    Update(usize),
+    /// A match that opens an incident.
+    Fire(VecDeque<Sample>, u64),
+    /// The line an absence incident waited for: it resolves.
+    Resolve(usize),
+}
 
 /// Matches and incidents of every rule, by incident key.
 #[derive(Debug)]
@@ -44,9 +109,11 @@ pub(crate) struct IncidentBook {
     store: IncidentStore,
 }
 
-#[derive(Debug)]
+/// One rule's state for one incident key.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Group {
-    window: MatchWindow,
+    state: GroupState,
+    /// Slot of the open incident in the store.
     open: Option<usize>,
     /// The deadline of this group's live heap entry; other entries for the
     /// group are stale and skipped.
@@ -60,6 +127,40 @@ struct Deadline {
     key: Box<str>,
 }
 
+impl Kind {
+    /// True when groups outlive their events (and are capped instead).
+    fn remembers_groups(&self) -> bool {
+        matches!(self, Kind::Absence { .. } | Kind::NewValue { .. })
+    }
+
+    /// How long behind the watermark an event still counts with others.
+    fn retention(&self) -> SignedDuration {
+        let kept = match self {
+            Kind::Threshold(threshold) => threshold.window,
+            Kind::Spike { window, .. } => window.saturating_mul(2),
+            Kind::Ratio { window, .. } | Kind::Cardinality { window, .. } => *window,
+            Kind::Sequence { within, .. } => *within,
+            Kind::Any | Kind::Absence { .. } | Kind::NewValue { .. } => SignedDuration::ZERO,
+        };
+        kept.saturating_add(LATE_EVENT_ALLOWANCE)
+    }
+
+    /// The state of a group whose first event is `event`.
+    fn initial_state(&self, rule: &Rule, event: &Event) -> GroupState {
+        match self {
+            Kind::Any | Kind::Threshold(_) => GroupState::Matches(MatchWindow::default()),
+            Kind::Spike { .. } | Kind::Ratio { .. } => GroupState::Counts(BucketCounts::default()),
+            Kind::Sequence { .. } => GroupState::Steps(StepEvents::default()),
+            Kind::NewValue { .. } => GroupState::Known(KnownValues::new(event.time())),
+            Kind::Cardinality { .. } => GroupState::Distinct(DistinctValues::default()),
+            Kind::Absence { .. } => GroupState::LastSeen(LastSeen {
+                time: event.time(),
+                values: rule.group_values(event),
+            }),
+        }
+    }
+}
+
 impl IncidentBook {
     /// An empty book for `rule_count` rules.
     pub fn new(rule_count: usize) -> Self {
@@ -70,82 +171,129 @@ impl IncidentBook {
         }
     }
 
-    /// Records a match of rule `rule_index` for the incident `key`. Returns
-    /// the incident the match belongs to, when one is open after it.
+    /// Starts watching the groups that `absence` rules list in `expect`,
+    /// as if their line was last seen at `start`.
+    pub fn watch_expected(&mut self, rules: &[Rule], start: Timestamp) {
+        for (rule_index, rule) in rules.iter().enumerate() {
+            let Kind::Absence { expect, .. } = &rule.kind else {
+                continue;
+            };
+            for values in expect {
+                let key = rule.key_of_values(values);
+                let Some(groups) = self.groups.get_mut(rule_index) else {
+                    continue;
+                };
+                if groups.contains_key(key.as_str()) || groups.len() >= MAX_REMEMBERED_GROUPS {
+                    continue;
+                }
+                let group = groups.entry(key.as_str().into()).or_insert(Group {
+                    state: GroupState::LastSeen(LastSeen {
+                        time: start,
+                        values: values.clone(),
+                    }),
+                    open: None,
+                    armed: Timestamp::MAX,
+                });
+                arm(
+                    &mut self.deadlines,
+                    group,
+                    rule_index,
+                    &key,
+                    rule,
+                    &self.store,
+                );
+            }
+        }
+    }
+
+    /// Records an event that reached rule `rule_index` for the incident
+    /// `key`, in the given role; `watermark` is event time now.
     pub fn record(
         &mut self,
         rule_index: usize,
         rule: &Rule,
         key: &str,
         event: &Event,
+        role: Role,
         watermark: Timestamp,
-    ) -> Option<IncidentId> {
-        let groups = self.groups.get_mut(rule_index)?;
+    ) -> Recorded {
+        let value = match &rule.kind {
+            Kind::NewValue { field, .. } | Kind::Cardinality { field, .. } => {
+                match event.field_text(field) {
+                    Some(value) => Some(value),
+                    None => return Recorded::NOTHING,
+                }
+            }
+            _ => None,
+        };
+        let Some(groups) = self.groups.get_mut(rule_index) else {
+            return Recorded::NOTHING;
+        };
         let is_new = !groups.contains_key(key);
         if is_new {
+            if rule.kind.remembers_groups() && groups.len() >= MAX_REMEMBERED_GROUPS {
+                return Recorded::NOTHING;
+            }
             groups.insert(
                 key.into(),
                 Group {
-                    window: MatchWindow::default(),
+                    state: rule.kind.initial_state(rule, event),
                     open: None,
                     armed: Timestamp::MAX,
                 },
             );
         }
-        let group = groups.get_mut(key)?;
-
-        if let Some(slot) = group.open {
-            return self.store.update(slot, event);
-        }
-        let sample = Sample {
-            event_id: event.id,
-            time: event.time(),
-            message: event.message.clone(),
+        let Some(group) = groups.get_mut(key) else {
+            return Recorded::NOTHING;
         };
-        let fired = match rule.threshold {
-            None => VecDeque::from([sample]),
-            Some(threshold) => {
-                let index = group.window.insert(sample);
-                let count = usize::try_from(threshold.count).unwrap_or(usize::MAX);
-                match group.window.firing_run(index, count, threshold.window) {
-                    Some(start) => group.window.take_from(start),
-                    None => {
-                        let retention = threshold.window.saturating_add(LATE_EVENT_ALLOWANCE);
-                        group.window.drop_older_than(earlier(watermark, retention));
-                        if group.window.newest().is_none() {
-                            // The match came too late to count with anything:
-                            // keep no state for it.
-                            groups.remove(key);
-                        } else if is_new {
-                            arm(
-                                &mut self.deadlines,
-                                group,
-                                rule_index,
-                                key,
-                                rule,
-                                &self.store,
-                            );
-                        }
-                        return None;
-                    }
+        let outcome = step(group, rule, event, role, value.as_deref(), watermark);
+        let opened_or_resolved = matches!(outcome, Outcome::Fire(..) | Outcome::Resolve(_));
+        let recorded = match outcome {
+            Outcome::NotMatch => Recorded::NOTHING,
+            Outcome::Pending => Recorded::PENDING,
+            Outcome::Update(slot) => Recorded {
+                is_match: true,
+                incident: self.store.update(slot, event),
+            },
+            Outcome::Resolve(slot) => {
+                let opened = self.store.first_seen(slot).unwrap_or(event.time());
+                self.store.resolve(slot, event.time().max(opened));
+                group.open = None;
+                Recorded::NOTHING
+            }
+            Outcome::Fire(samples, count) => {
+                let fired = Fired {
+                    samples,
+                    count,
+                    values: rule.group_values(event),
+                };
+                let (slot, id) = self.store.open(rule, key, fired, event.time());
+                group.open = Some(slot);
+                Recorded {
+                    is_match: true,
+                    incident: Some(id),
                 }
             }
         };
-        let (slot, id) = self.store.open(rule, key, event, fired);
-        group.open = Some(slot);
-        arm(
-            &mut self.deadlines,
-            group,
-            rule_index,
-            key,
-            rule,
-            &self.store,
-        );
-        Some(id)
+        if group.open.is_none() && !rule.kind.remembers_groups() && group.state.is_empty() {
+            // The event came too late to count with anything: keep no
+            // state for it.
+            groups.remove(key);
+        } else if is_new || opened_or_resolved {
+            arm(
+                &mut self.deadlines,
+                group,
+                rule_index,
+                key,
+                rule,
+                &self.store,
+            );
+        }
+        recorded
     }
 
-    /// Resolves incidents and drops windows whose deadline the watermark
-    /// has reached.
+    /// Resolves incidents, opens absence incidents and drops stale groups
+    /// whose deadline the watermark has reached.
     pub fn expire(&mut self, rules: &[Rule], watermark: Timestamp) {
         while self
             .deadlines
@@ -166,18 +314,37 @@ impl IncidentBook {
             if group.armed != deadline.at {
                 continue;
             }
-            if let Some(slot) = group.open
-                && let Some(resolve_at) = self.store.resolve_time(slot)
-                && resolve_at <= watermark
-            {
-                self.store.resolve(slot, resolve_at);
-                group.open = None;
+            group.armed = Timestamp::MAX;
+            match (&rule.kind, group.open, &group.state) {
+                (Kind::Absence { period, .. }, None, GroupState::LastSeen(last)) => {
+                    let due = later(last.time, *period);
+                    if due <= watermark {
+                        let fired = Fired {
+                            samples: VecDeque::new(),
+                            count: 0,
+                            values: last.values.clone(),
+                        };
+                        let (slot, _) = self.store.open(rule, &deadline.key, fired, due);
+                        group.open = Some(slot);
+                    }
+                }
+                (Kind::Absence { .. }, _, _) => {}
+                (_, Some(slot), _) => {
+                    if let Some(resolve_at) = self.store.resolve_time(slot)
+                        && resolve_at <= watermark
+                    {
+                        self.store.resolve(slot, resolve_at);
+                        group.open = None;
+                    }
+                }
+                _ => {}
             }
             match next_deadline(group, rule, &self.store) {
                 Some(at) if at > watermark => {
                     group.armed = at;
                     self.deadlines.push(Reverse(Deadline { at, ..deadline }));
                 }
+                _ if rule.kind.remembers_groups() => {}
                 _ => {
                     groups.remove(&deadline.key);
                 }
@@ -231,17 +398,189 @@ fn arm(
     }
 }
 
-/// When the group next needs attention: its open incident resolves, or its
-/// window is too old to count. `None` when it holds nothing.
+/// What one event does to its group's state, by rule type.
+fn step(
+    group: &mut Group,
+    rule: &Rule,
+    event: &Event,
+    role: Role,
+    value: Option<&str>,
+    watermark: Timestamp,
+) -> Outcome {
+    let time = event.time();
+    let cutoff = earlier(watermark, rule.kind.retention());
+    let sample = || Sample {
+        event_id: event.id,
+        time,
+        message: event.message.clone(),
+    };
+    let one = |sample: Sample| VecDeque::from([sample]);
+    match (&rule.kind, &mut group.state) {
+        (Kind::Absence { .. }, GroupState::LastSeen(last)) => {
+            last.time = last.time.max(time);
+            match group.open {
+                Some(slot) => Outcome::Resolve(slot),
+                None => Outcome::NotMatch,
+            }
+        }
+        (Kind::NewValue { learn, .. }, GroupState::Known(known)) => {
+            if !known.is_new(value.unwrap_or_default(), time, *learn) {
+                Outcome::NotMatch
+            } else if let Some(slot) = group.open {
+                Outcome::Update(slot)
+            } else {
+                Outcome::Fire(one(sample()), 1)
+            }
+        }
+        (
+            Kind::Ratio {
+                above,
+                window,
+                min_count,
+                ..
+            },
+            GroupState::Counts(counts),
+        ) => {
+            let matched = role == Role::Match;
+            if time >= cutoff {
+                let buckets = Buckets::for_window(*window);
+                counts.add(buckets.index(time), matched);
+                counts.drop_before(buckets.index(cutoff));
+            }
+            if !matched {
+                return Outcome::NotMatch;
+            }
+            if let Some(slot) = group.open {
+                return Outcome::Update(slot);
+            }
+            let buckets = Buckets::for_window(*window);
+            let fired = window_ends(counts, buckets.index(time)).find_map(|end| {
+                let (matching, population) = counts.sum(end - WINDOW_BUCKETS + 1, end);
+                #[allow(clippy::cast_precision_loss)]
+                let above_bound = matching as f64 > *above * population as f64;
+                (population >= *min_count && above_bound).then_some(matching)
+            });
+            match fired {
+                Some(matching) if time >= cutoff => {
+                    counts.clear();
+                    Outcome::Fire(one(sample()), matching)
+                }
+                _ => Outcome::Pending,
+            }
+        }
+        (_, _) if group.open.is_some() => group.open.map_or(Outcome::Pending, Outcome::Update),
+        (_, _) if time < cutoff && !matches!(rule.kind, Kind::Any | Kind::Threshold(_)) => {
+            // Too late to count with anything.
+            Outcome::Pending
+        }
+        (
+            Kind::Spike {
+                window,
+                factor,
+                min_count,
+            },
+            GroupState::Counts(counts),
+        ) => {
+            let buckets = Buckets::for_window(*window);
+            let now = buckets.index(time);
+            counts.add(now, true);
+            counts.drop_before(buckets.index(cutoff));
+            let fired = window_ends(counts, now).find_map(|end| {
+                let (current, _) = counts.sum(end - WINDOW_BUCKETS + 1, end);
+                let (baseline, _) = counts.sum(end - 2 * WINDOW_BUCKETS + 1, end - WINDOW_BUCKETS);
+                #[allow(clippy::cast_precision_loss)]
+                let spiked = current as f64 >= *factor * baseline as f64;
+                (current >= *min_count && spiked).then_some(current)
+            });
+            match fired {
+                Some(current) => {
+                    counts.clear();
+                    Outcome::Fire(one(sample()), current)
+                }
+                None => Outcome::Pending,
+            }
+        }
+        (Kind::Sequence { within, .. }, GroupState::Steps(steps)) => {
+            let Role::Step { first, then } = role else {
+                return Outcome::NotMatch;
+            };
+            steps.drop_older_than(cutoff);
+            match steps.record(sample(), first, then, *within) {
+                Some(pair) => Outcome::Fire(VecDeque::from(pair), 2),
+                None => Outcome::Pending,
+            }
+        }
+        (Kind::Cardinality { count, window, .. }, GroupState::Distinct(distinct)) => {
+            distinct.drop_older_than(cutoff);
+            let count = usize::try_from(*count).unwrap_or(usize::MAX);
+            let seen = distinct.record(value.unwrap_or_default(), time, *window, count);
+            if seen >= count {
+                distinct.clear();
+                Outcome::Fire(one(sample()), seen as u64)
+            } else {
+                Outcome::Pending
+            }
+        }
+        (Kind::Threshold(threshold), GroupState::Matches(window)) => {
+            let index = window.insert(sample());
+            let count = usize::try_from(threshold.count).unwrap_or(usize::MAX);
+            match window.firing_run(index, count, threshold.window) {
+                Some(start) => {
+                    let fired = window.take_from(start);
+                    let count = fired.len() as u64;
+                    Outcome::Fire(fired, count)
+                }
+                None => {
+                    window.drop_older_than(cutoff);
+                    Outcome::Pending
+                }
+            }
+        }
+        _ => Outcome::Fire(one(sample()), 1),
+    }
+}
+
+/// The last buckets of the windows to check after counting an event in
+/// bucket `now`: the window ending with it and, when later events came
+/// before it (out of order), the latest window that still holds it.
+fn window_ends(counts: &BucketCounts, now: i64) -> impl Iterator<Item = i64> {
+    let latest = counts
+        .newest()
+        .unwrap_or(now)
+        .min(now.saturating_add(WINDOW_BUCKETS - 1));
+    std::iter::once(now).chain((latest > now).then_some(latest))
+}
+
+/// When the group next needs attention: its open incident resolves, its
+/// absence is due, or its state is too old to count. `None` when nothing
+/// is due.
 fn next_deadline(group: &Group, rule: &Rule, store: &IncidentStore) -> Option<Timestamp> {
+    if let Kind::Absence { period, .. } = rule.kind {
+        return match (&group.state, group.open) {
+            (GroupState::LastSeen(last), None) => Some(later(last.time, period)),
+            _ => None,
+        };
+    }
     if let Some(slot) = group.open {
         return store.resolve_time(slot);
     }
-    let retention = rule
-        .threshold
-        .map_or(SignedDuration::ZERO, |threshold| threshold.window)
-        .saturating_add(LATE_EVENT_ALLOWANCE);
-    group.window.newest().map(|newest| later(newest, retention))
+    let newest = match &group.state {
+        GroupState::Matches(window) => window.newest(),
+        GroupState::Counts(counts) => {
+            let window = match rule.kind {
+                Kind::Spike { window, .. } | Kind::Ratio { window, .. } => window,
+                _ => SignedDuration::ZERO,
+            };
+            let buckets = Buckets::for_window(window);
+            counts
+                .newest()
+                .map(|index| buckets.start(index.saturating_add(1)))
+        }
+        GroupState::Steps(steps) => steps.newest(),
+        GroupState::Distinct(distinct) => distinct.newest(),
+        GroupState::Known(_) | GroupState::LastSeen(_) => None,
+    };
+    newest.map(|newest| later(newest, rule.kind.retention()))
 }
 
 fn later(time: Timestamp, duration: SignedDuration) -> Timestamp {
@@ -274,21 +613,16 @@ struct Tracked {
 }
 
 impl IncidentStore {
-    /// Opens an incident from the matches that fired it (sorted by time).
-    fn open(
-        &mut self,
-        rule: &Rule,
-        key: &str,
-        event: &Event,
-        fired: VecDeque<Sample>,
-    ) -> (usize, IncidentId) {
-        let first_seen = fired
-            .front()
-            .map_or_else(|| event.time(), |sample| sample.time);
-        let last_seen = fired
-            .back()
-            .map_or_else(|| event.time(), |sample| sample.time);
-        let values = rule.group_values(event);
+    /// Opens an incident from the matches that fired it (sorted by time),
+    /// which count `count`; with no match (an absence), at `at`.
+    fn open(&mut self, rule: &Rule, key: &str, fired: Fired, at: Timestamp) -> (usize, IncidentId) {
+        let Fired {
+            samples: fired,
+            count,
+            values,
+        } = fired;
+        let first_seen = fired.front().map_or(at, |sample| sample.time);
+        let last_seen = fired.back().map_or(at, |sample| sample.time);
         let id = IncidentId::new(&rule.id, key, first_seen);
         let incident = Incident {
             id,
@@ -306,7 +640,7 @@ impl IncidentStore {
             first_seen,
             last_seen,
             resolved_at: None,
-            count: fired.len() as u64,
+            count,
             trigger_events: fired
                 .iter()
                 .take(MAX_TRIGGER_EVENTS)
@@ -349,6 +683,10 @@ impl IncidentStore {
         let id = incident.id;
         self.mark_changed(slot);
         Some(id)
+    }
+
+    fn first_seen(&self, slot: usize) -> Option<Timestamp> {
+        Some(self.slots.get(slot)?.as_ref()?.incident.first_seen)
     }
 
     fn resolve_time(&self, slot: usize) -> Option<Timestamp> {

@@ -1,10 +1,11 @@
 //! Detection rules: YAML rule files in, matches and incidents out.
 //!
 //! A rule says what to look for in events (a `filter:` on level and fields,
-//! a `match:` on the message with keywords and regexes) and how matches
-//! become an incident (every match, or at least `count` within a `window`
-//! of event time, split by `group_by` fields, resolved after a quiet
-//! period). This crate has three parts:
+//! a `match:` on the message with keywords and regexes, `when:` conditions
+//! on fields joined by all / any / not) and how matches become an incident:
+//! its type, `any` (every match), `threshold`, `spike`, `absence`,
+//! `sequence`, `new_value`, `cardinality` or `ratio`, all in event time,
+//! split by `group_by` fields. This crate has three parts:
 //!
 //! - **Loading** ([`RuleSet::load`], [`RuleSet::from_yaml`], [`lint`]):
 //!   rule files are read faithfully with the position of every value, then
@@ -14,14 +15,16 @@
 //! - **Matching**: a [`RuleSet`] compiles the keywords of all rules into
 //!   one aho-corasick automaton and the regexes into one `RegexSet`. Per
 //!   event, the message is scanned once for all rules and only the rules
-//!   whose keywords occur are evaluated further, so matching cost does not
-//!   grow with the number of rules.
+//!   whose keywords occur are evaluated further; rules without keywords
+//!   are found by the service, host, source or level they require. So
+//!   matching cost does not grow with the number of rules.
 //! - **Detecting**: a [`Detector`] runs a rule set over events in event
 //!   time, so that replaying a file gives the same incidents as watching it
 //!   live, late events included. It reports each [`Match`] and keeps the
 //!   [`Incident`](firewatch_event::Incident)s: opened, updated, resolved.
 //!
-//! The rule file format (v1):
+//! The rule file format (v1; the README's "Rule format" has every key,
+//! conditions and rule types included):
 //!
 //! ```yaml
 //! rules:
@@ -67,6 +70,8 @@
 
 mod clock;
 mod compile;
+mod condition;
+mod conditions;
 mod detector;
 mod diagnostic;
 mod files;
@@ -74,8 +79,11 @@ mod filter;
 mod incidents;
 pub mod limits;
 mod prefilter;
+mod routing;
 mod rule;
+mod rule_types;
 mod ruleset;
+mod state;
 mod syntax;
 mod template;
 #[cfg(test)]

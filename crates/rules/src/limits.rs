@@ -13,6 +13,13 @@ pub const MAX_REGEX_BYTES: usize = 4 << 10;
 pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// Compiled size limit of the regex set of all rules together.
 pub const REGEX_SET_SIZE_LIMIT: usize = 64 << 20;
+/// Most regexes in all rules together (`match: regex` and `op: regex`).
+/// Each may compile to [`REGEX_SIZE_LIMIT`], so this bounds their memory.
+pub const MAX_REGEXES: usize = 1_000;
+/// Longest keyword, in bytes.
+pub const MAX_KEYWORD_BYTES: usize = 1 << 10;
+/// Most values in one list (`lists:` or a list in a condition).
+pub const MAX_LIST_ITEMS: usize = 100_000;
 /// Most keywords (`any` + `all` + `none`) in one rule.
 pub const MAX_KEYWORDS_PER_RULE: usize = 10_000;
 /// Most keywords in all rules together.
@@ -20,6 +27,22 @@ pub const MAX_KEYWORDS: usize = 100_000;
 /// Largest `threshold.count`. A filling window holds matches (with their
 /// messages, for samples) until it fires, so this bounds it.
 pub const MAX_THRESHOLD_COUNT: u64 = 10_000;
+
+/// Groups that a rule of type `absence` or `new_value` remembers: these
+/// groups outlive their events (a silent host must still be missed), so
+/// they are capped instead of expiring. Groups beyond the cap are not
+/// tracked.
+pub const MAX_REMEMBERED_GROUPS: usize = 10_000;
+/// Values a `new_value` rule remembers per group. Once full, further new
+/// values still fire but are not remembered.
+pub const MAX_KNOWN_VALUES: usize = 10_000;
+/// Step events a `sequence` rule keeps per group (the latest ones).
+pub const MAX_SEQUENCE_STEPS: usize = 1_000;
+/// Time buckets per window for `spike` and `ratio` counts: a window's
+/// count is exact to one bucket (1/30 of the window) at its edges.
+pub const BUCKETS_PER_WINDOW: i64 = 30;
+/// Largest `spike.min_count`, `ratio.min_count` and `cardinality.count`.
+pub const MAX_COUNT: u64 = 1_000_000;
 
 /// Resolved incidents a detector remembers; the oldest resolution is
 /// forgotten first (a change not yet taken is still reported).

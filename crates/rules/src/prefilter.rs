@@ -10,8 +10,10 @@
 //! search, so that every distinct keyword present is found even when
 //! keywords overlap ("connection refused" and "refused"). The hits land in
 //! a reused [`Scan`]. Only the rules that one of the hit keywords can
-//! *trigger* are then evaluated, plus the few rules that no keyword can
-//! trigger (filter-only, `none`-only and regex-only rules). A rule's trigger
+//! *trigger* are then evaluated, plus the rules that no keyword can
+//! trigger (filter-only, condition-only, `none`-only and regex-only rules):
+//! those are found by their service, host, source or level where they pin
+//! one down (see `routing`), else evaluated on every event. A rule's trigger
 //! is one keyword of its `all` list (all must hit, so any one of them is
 //! necessary), or else its whole `any` list. So the cost per event is one
 //! automaton pass plus work proportional to the rules that could match, not
@@ -25,7 +27,12 @@ use std::collections::HashMap;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, BuildError, MatchKind};
 use regex::{RegexSet, RegexSetBuilder, SetMatches};
 
+use firewatch_event::Event;
+
+use crate::condition::Condition;
 use crate::limits::REGEX_SET_SIZE_LIMIT;
+use crate::routing::Routes;
+use crate::rule::{Kind, Rule};
 
 /// The compiled `match:` of one rule, as ids into the prefilter's tables.
 #[derive(Clone, Debug, Default)]
@@ -140,7 +147,9 @@ pub(crate) struct Prefilter {
     regexes: RegexSet,
     /// Literal id -> the rules it triggers, in rule order.
     triggered_by: Box<[Box<[u32]>]>,
-    /// Rules no literal triggers, in rule order.
+    /// Rules no literal triggers, found by their fields or level.
+    routes: Routes,
+    /// Rules neither a literal nor a route finds, in rule order.
     always: Box<[u32]>,
 }
 
@@ -199,21 +208,23 @@ impl Automaton {
 impl Prefilter {
     /// Builds the automata and the regex set for `rules` (their compiled
     /// message matches, in rule order).
-    pub fn build<'a>(
-        table: PatternTable,
-        rules: impl Iterator<Item = Option<&'a MessageMatch>>,
-    ) -> Result<Self, PrefilterError> {
+    pub fn build(table: PatternTable, rules: &[Rule]) -> Result<Self, PrefilterError> {
         let literal_count = table.literal_count as usize;
         let mut triggered_by = vec![Vec::new(); literal_count];
+        let mut routes = Routes::default();
         let mut always = Vec::new();
-        for (index, message) in rules.enumerate() {
+        for (index, rule) in rules.iter().enumerate() {
             let index = u32::try_from(index).unwrap_or(u32::MAX);
-            match message.and_then(MessageMatch::trigger) {
+            match trigger(rule) {
                 Some(literals) => {
                     for literal in literals {
-                        triggered_by[*literal as usize].push(index);
+                        let rules = &mut triggered_by[literal as usize];
+                        if rules.last() != Some(&index) {
+                            rules.push(index);
+                        }
                     }
                 }
+                None if routes.add(index, rule) => {}
                 None => always.push(index),
             }
         }
@@ -229,25 +240,29 @@ impl Prefilter {
                 .into_iter()
                 .map(Vec::into_boxed_slice)
                 .collect(),
+            routes,
             always: always.into(),
         })
     }
 
-    /// Finds the keywords in `message` and the rules they trigger.
-    pub fn scan(&self, message: &str, scan: &mut Scan) {
+    /// Finds the keywords in the event's message and the rules they
+    /// trigger, and the rules routed to the event by its fields.
+    pub fn scan(&self, event: &Event, scan: &mut Scan) {
         scan.reset(self.literal_count);
         for automaton in [&self.insensitive, &self.sensitive].into_iter().flatten() {
-            automaton.scan(message, scan);
+            automaton.scan(&event.message, scan);
         }
         for literal in &scan.hit_literals {
             scan.candidates
                 .extend_from_slice(&self.triggered_by[*literal as usize]);
         }
+        self.routes.candidates(event, &mut scan.candidates);
         scan.candidates.sort_unstable();
         scan.candidates.dedup();
     }
 
-    /// Rules that no keyword triggers: they are evaluated on every event.
+    /// Rules that neither a keyword nor a route finds: they are evaluated
+    /// on every event.
     pub fn always(&self) -> &[u32] {
         &self.always
     }
@@ -255,6 +270,30 @@ impl Prefilter {
     /// Which regexes match `message`.
     pub fn regex_matches(&self, message: &str) -> SetMatches {
         self.regexes.matches(message)
+    }
+}
+
+/// The literals one of which must occur for `rule` to be worth evaluating:
+/// its `match:` trigger, else keywords its `when:` requires, else for a
+/// sequence keywords both steps require. A ratio rule counts the events its
+/// keywords do not match too, so only its population can trigger it.
+fn trigger(rule: &Rule) -> Option<Vec<u32>> {
+    if let Kind::Ratio { population, .. } = &rule.kind {
+        return population.required_literals();
+    }
+    if let Some(literals) = rule.message.as_ref().and_then(MessageMatch::trigger) {
+        return Some(literals.to_vec());
+    }
+    if let Some(literals) = rule.when.as_ref().and_then(Condition::required_literals) {
+        return Some(literals);
+    }
+    match &rule.kind {
+        Kind::Sequence { first, then, .. } => {
+            let mut literals = first.required_literals()?;
+            literals.extend(then.required_literals()?);
+            Some(literals)
+        }
+        _ => None,
     }
 }
 
@@ -269,6 +308,11 @@ pub(crate) struct Scan {
 }
 
 impl Scan {
+    /// True when the literal occurs in the scanned message.
+    pub fn hit(&self, literal: u32) -> bool {
+        self.hit.get(literal as usize).copied().unwrap_or(false)
+    }
+
     fn reset(&mut self, literal_count: usize) {
         for literal in self.hit_literals.drain(..) {
             self.hit[literal as usize] = false;

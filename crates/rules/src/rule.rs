@@ -6,6 +6,7 @@ use std::sync::Arc;
 use firewatch_event::{Event, Severity};
 use jiff::SignedDuration;
 
+use crate::condition::Condition;
 use crate::filter::Filter;
 use crate::prefilter::MessageMatch;
 use crate::template::{MISSING, TitleTemplate};
@@ -18,6 +19,70 @@ pub struct Threshold {
     /// Within this much event time: the first and the last of the counted
     /// matches are at most this far apart.
     pub window: SignedDuration,
+}
+
+/// What turns a rule's matches into an incident (`type:`).
+#[derive(Clone, Debug)]
+pub(crate) enum Kind {
+    /// Every match.
+    Any,
+    /// At least `count` matches within `window`.
+    Threshold(Threshold),
+    /// The count in the latest `window` is at least `factor` times the
+    /// count in the window before it, and at least `min_count`.
+    Spike {
+        window: SignedDuration,
+        factor: f64,
+        min_count: u64,
+    },
+    /// No match for `period` in a group seen before or listed in `expect`
+    /// (group values in `group_by` order).
+    Absence {
+        period: SignedDuration,
+        expect: Vec<Vec<String>>,
+    },
+    /// A match of `first`, then one of `then` at most `within` later.
+    Sequence {
+        first: Condition,
+        then: Condition,
+        within: SignedDuration,
+    },
+    /// A value of `field` not seen in the group before; values seen during
+    /// `learn` from the group's first match are known without firing.
+    NewValue {
+        field: String,
+        learn: SignedDuration,
+    },
+    /// At least `count` distinct values of `field` within `window`.
+    Cardinality {
+        field: String,
+        count: u64,
+        window: SignedDuration,
+    },
+    /// Matches over `population` events within `window` above `above`,
+    /// once the population counts at least `min_count`.
+    Ratio {
+        population: Condition,
+        above: f64,
+        window: SignedDuration,
+        min_count: u64,
+    },
+}
+
+impl Kind {
+    /// The name written as `type:`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::Any => "any",
+            Kind::Threshold(_) => "threshold",
+            Kind::Spike { .. } => "spike",
+            Kind::Absence { .. } => "absence",
+            Kind::Sequence { .. } => "sequence",
+            Kind::NewValue { .. } => "new_value",
+            Kind::Cardinality { .. } => "cardinality",
+            Kind::Ratio { .. } => "ratio",
+        }
+    }
 }
 
 /// The quiet period after which an open incident resolves, when a rule
@@ -35,6 +100,8 @@ pub struct Rule {
     pub(crate) filter: Option<Filter>,
     pub(crate) message: Option<MessageMatch>,
     pub(crate) threshold: Option<Threshold>,
+    pub(crate) when: Option<Condition>,
+    pub(crate) kind: Kind,
     pub(crate) group_by: Vec<String>,
     pub(crate) resolve_after: SignedDuration,
     pub(crate) path: PathBuf,
@@ -67,6 +134,12 @@ impl Rule {
         self.threshold
     }
 
+    /// The rule's type, as written in `type:`: `any`, `threshold`, `spike`,
+    /// `absence`, `sequence`, `new_value`, `cardinality` or `ratio`.
+    pub fn rule_type(&self) -> &'static str {
+        self.kind.name()
+    }
+
     /// Fields whose values split matches into separate incidents.
     pub fn group_by(&self) -> &[String] {
         &self.group_by
@@ -95,6 +168,17 @@ impl Rule {
             key.push('/');
             key.push_str(event.field_text(field).as_deref().unwrap_or(MISSING));
         }
+    }
+
+    /// The incident key of a group given by its values (in `group_by`
+    /// order), as [`Rule::write_incident_key`] writes it for an event.
+    pub(crate) fn key_of_values(&self, values: &[String]) -> String {
+        let mut key = self.id.to_string();
+        for value in values {
+            key.push('/');
+            key.push_str(value);
+        }
+        key
     }
 
     /// The group values of `event`, in `group_by` order.

@@ -193,6 +193,14 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_rule_pack_loads_unchanged() {
+        let pack = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/rules");
+        let rules = RuleSet::load(&[&pack]).unwrap();
+        assert!(rules.len() >= 10, "{}", rules.len());
+        assert!(lint(&[&pack]).is_empty());
+    }
+
+    #[test]
     fn rule_sets_are_shareable_between_threads() {
         fn shareable<T: Send + Sync>() {}
         shareable::<RuleSet>();

@@ -77,6 +77,158 @@ pub(crate) struct RuleSpec {
     pub threshold: Option<Spanned<ThresholdSpec>>,
     pub group_by: Option<Vec<Spanned<String>>>,
     pub resolve_after: Option<Spanned<String>>,
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<String>>,
+    pub when: Option<Spanned<ConditionSpec>>,
+    pub spike: Option<Spanned<SpikeSpec>>,
+    pub absence: Option<Spanned<AbsenceSpec>>,
+    pub sequence: Option<Spanned<SequenceSpec>>,
+    pub new_value: Option<Spanned<NewValueSpec>>,
+    pub cardinality: Option<Spanned<CardinalitySpec>>,
+    pub ratio: Option<Spanned<RatioSpec>>,
+}
+
+/// One node of a condition tree, as written. Exactly one shape must be
+/// given (checked by `compile`): `all`, `any`, `not`, `condition` (a named
+/// condition), `field` with `op` (and `value`), `min_level`, or `keywords`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConditionSpec {
+    pub all: Option<Spanned<Vec<Spanned<ConditionSpec>>>>,
+    pub any: Option<Spanned<Vec<Spanned<ConditionSpec>>>>,
+    pub not: Option<Box<Spanned<ConditionSpec>>>,
+    pub condition: Option<Spanned<String>>,
+    pub field: Option<Spanned<String>>,
+    pub op: Option<Spanned<String>>,
+    pub value: Option<Spanned<Literal>>,
+    pub min_level: Option<Spanned<String>>,
+    pub keywords: Option<Spanned<KeywordSpec>>,
+}
+
+/// `keywords:` in a condition: words of the message.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KeywordSpec {
+    pub any: Option<Spanned<TextList>>,
+    pub all: Option<Spanned<TextList>>,
+    pub case_sensitive: Option<bool>,
+}
+
+/// A value in a condition or a list, with its YAML type kept so that a
+/// comparison can check it (`>` needs a number).
+#[derive(Debug)]
+pub(crate) enum Literal {
+    Text(String),
+    Number(f64),
+    Bool(bool),
+    List(Vec<Spanned<Literal>>),
+}
+
+impl<'de> Deserialize<'de> for Literal {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LiteralVisitor)
+    }
+}
+
+struct LiteralVisitor;
+
+impl<'de> Visitor<'de> for LiteralVisitor {
+    type Value = Literal;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string, a number, a boolean or a list of them")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Literal, E> {
+        Ok(Literal::Text(text.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, text: String) -> Result<Literal, E> {
+        Ok(Literal::Text(text))
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Literal, E> {
+        Ok(Literal::Bool(value))
+    }
+
+    // Precision beyond 2^53 does not matter for log field comparisons.
+    #[allow(clippy::cast_precision_loss)]
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Literal, E> {
+        Ok(Literal::Number(value as f64))
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Literal, E> {
+        Ok(Literal::Number(value as f64))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Literal, E> {
+        Ok(Literal::Number(value))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut sequence: A) -> Result<Literal, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = sequence.next_element::<Spanned<Literal>>()? {
+            items.push(item);
+        }
+        Ok(Literal::List(items))
+    }
+}
+
+/// `spike:` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SpikeSpec {
+    pub window: Option<Spanned<String>>,
+    pub factor: Option<Spanned<f64>>,
+    pub min_count: Option<Spanned<u64>>,
+}
+
+/// `absence:` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AbsenceSpec {
+    pub period: Option<Spanned<String>>,
+    pub expect: Option<Vec<Spanned<GroupValues>>>,
+}
+
+/// One group by its `group_by` values (`{ host: web-01 }`).
+pub(crate) type GroupValues = BTreeMap<String, Spanned<TextList>>;
+
+/// `sequence:` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SequenceSpec {
+    pub first: Option<Spanned<ConditionSpec>>,
+    pub then: Option<Spanned<ConditionSpec>>,
+    pub within: Option<Spanned<String>>,
+}
+
+/// `new_value:` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewValueSpec {
+    pub field: Option<Spanned<String>>,
+    pub learn: Option<Spanned<String>>,
+}
+
+/// `cardinality:` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CardinalitySpec {
+    pub field: Option<Spanned<String>>,
+    pub count: Option<Spanned<u64>>,
+    pub window: Option<Spanned<String>>,
+}
+
+/// `ratio:` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RatioSpec {
+    pub of: Option<Spanned<ConditionSpec>>,
+    pub above: Option<Spanned<f64>>,
+    pub window: Option<Spanned<String>>,
+    pub min_count: Option<Spanned<u64>>,
 }
 
 /// `filter:` as written.
@@ -203,17 +355,26 @@ impl<'de> Visitor<'de> for TextListVisitor {
 #[derive(Deserialize)]
 struct Shape {
     rules: Option<IgnoredAny>,
+    conditions: Option<IgnoredAny>,
+    lists: Option<IgnoredAny>,
 }
 
-/// A file of several rules.
-#[derive(Deserialize)]
+/// A file of several rules, with the named conditions and lists it shares
+/// with every rule file.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RuleList {
-    rules: Vec<Spanned<RuleSpec>>,
+pub(crate) struct RuleFile {
+    #[serde(default)]
+    pub rules: Vec<Spanned<RuleSpec>>,
+    #[serde(default)]
+    pub conditions: BTreeMap<String, Spanned<ConditionSpec>>,
+    #[serde(default)]
+    pub lists: BTreeMap<String, Spanned<Literal>>,
 }
 
-/// Reads a rule file: one rule (a mapping with `id`), or `rules:` and a list.
-pub(crate) fn parse_rule_file(text: &str) -> Result<Vec<Spanned<RuleSpec>>, SyntaxError> {
+/// Reads a rule file: one rule (a mapping with `id`), or `rules:` and a
+/// list, with `conditions:` and `lists:` beside it.
+pub(crate) fn parse_rule_file(text: &str) -> Result<RuleFile, SyntaxError> {
     let shape: Option<Shape> = serde_saphyr::from_str(text)?;
     match shape {
         None => Err(SyntaxError {
@@ -222,8 +383,15 @@ pub(crate) fn parse_rule_file(text: &str) -> Result<Vec<Spanned<RuleSpec>>, Synt
                       or a list under rules:"
                 .into(),
         }),
-        Some(Shape { rules: Some(_) }) => Ok(serde_saphyr::from_str::<RuleList>(text)?.rules),
-        Some(Shape { rules: None }) => Ok(vec![serde_saphyr::from_str(text)?]),
+        Some(Shape {
+            rules: None,
+            conditions: None,
+            lists: None,
+        }) => Ok(RuleFile {
+            rules: vec![serde_saphyr::from_str(text)?],
+            ..RuleFile::default()
+        }),
+        Some(_) => Ok(serde_saphyr::from_str::<RuleFile>(text)?),
     }
 }
 
@@ -233,7 +401,7 @@ mod tests {
 
     #[test]
     fn both_file_shapes_parse_with_places() {
-        let one = parse_rule_file("id: a\ntitle: A\n").unwrap();
+        let one = parse_rule_file("id: a\ntitle: A\n").unwrap().rules;
         assert_eq!(one.len(), 1);
         let id = one[0].value.id.as_ref().unwrap();
         assert_eq!(
@@ -241,7 +409,9 @@ mod tests {
             ("a", Place { line: 1, column: 5 })
         );
 
-        let list = parse_rule_file("rules:\n  - id: a\n  - id: b\n    severity: low\n").unwrap();
+        let list = parse_rule_file("rules:\n  - id: a\n  - id: b\n    severity: low\n")
+            .unwrap()
+            .rules;
         assert_eq!(list.len(), 2);
         assert_eq!(place(&list[1]), Place { line: 3, column: 5 });
         let severity = list[1].value.severity.as_ref().unwrap();
@@ -258,7 +428,7 @@ mod tests {
     fn text_lists_keep_typed_scalars_as_written() {
         let source =
             "id: a\nfilter:\n  fields:\n    status: 007\n    code: [5.10, x]\n    text: '5??'\n";
-        let rules = parse_rule_file(source).unwrap();
+        let rules = parse_rule_file(source).unwrap().rules;
         let filter = &rules[0].value.filter.as_ref().unwrap().value;
         let fields = filter.fields.as_ref().unwrap();
         let texts = |name: &str| -> Vec<String> {

@@ -11,10 +11,11 @@ use std::collections::VecDeque;
 
 use firewatch_event::{Sample, Timestamp};
 use jiff::SignedDuration;
+use serde::{Deserialize, Serialize};
 
 /// Matches of one rule for one group that have not opened an incident yet,
 /// sorted by event time (equal times in arrival order).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct MatchWindow {
     entries: VecDeque<Sample>,
 }
