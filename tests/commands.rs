@@ -214,3 +214,45 @@ fn a_bad_pipeline_or_missing_data_is_a_clear_error() {
             .contains("nothing-here")
     );
 }
+
+#[test]
+fn parse_with_templates_groups_messages_that_differ_in_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.log");
+    fs::write(
+        &path,
+        concat!(
+            "2026-11-26T10:00:00Z ERROR connection to 10.0.0.1:5432 timed out after 300 ms\n",
+            "{\"level\":\"error\",\"msg\":\"connection to 10.0.0.2:5432 timed out after 12 ms\"}\n",
+            "2026-11-26T10:00:02Z WARN disk full on sda\n",
+            "2026-11-26T10:00:03Z WARN disk full on sdb\n",
+        ),
+    )
+    .unwrap();
+
+    let events = json_lines(&success(
+        firewatch().arg("parse").arg(&path).arg("--templates"),
+    ));
+    assert_eq!(events.len(), 4);
+    // Two formats, one template: the miner sees the message, not the line.
+    assert_eq!(events[0]["template_id"], events[1]["template_id"]);
+    assert_eq!(
+        events[1]["template"],
+        "connection to <*> timed out after <*> ms"
+    );
+    assert_eq!(events[2]["template"], "disk full on sda");
+    assert_eq!(events[3]["template"], "disk full on <*>");
+    assert_eq!(
+        events[2]["template_id"], events[3]["template_id"],
+        "the id stays as the template generalises"
+    );
+    assert_ne!(events[0]["template_id"], events[2]["template_id"]);
+    let id = events[0]["template_id"].as_str().unwrap();
+    assert!(id.len() == 16 && id.bytes().all(|byte| byte.is_ascii_hexdigit()));
+
+    let plain = json_lines(&success(firewatch().arg("parse").arg(&path)));
+    assert!(
+        plain[0].get("template_id").is_none(),
+        "templates are opt-in"
+    );
+}

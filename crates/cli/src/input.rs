@@ -69,6 +69,7 @@ impl InputArgs {
                 resume: Checkpoint::default(),
                 shutdown: Default::default(),
                 counters: Default::default(),
+                committed: tokio::sync::watch::channel(Default::default()).1,
             };
             let reading = tokio::spawn(source.run(context));
             while let Some(batch) = batches.recv().await {

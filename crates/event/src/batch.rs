@@ -74,6 +74,10 @@ pub struct Batch {
     /// Where the stream stands once these records are durable; `None` for
     /// sources that cannot resume (stdin).
     pub position: Option<Position>,
+    /// Some records may be in the index already (a queue delivered them
+    /// again after a crash or a lost connection): the index replaces any
+    /// earlier copy, by id, instead of adding a second one.
+    pub redelivered: bool,
 }
 
 impl Batch {
@@ -102,6 +106,18 @@ impl Checkpoint {
     /// The position of one stream of one source, if any was committed.
     pub fn position(&self, source: &str, stream: &str) -> Option<&Position> {
         self.sources.get(source)?.get(stream)
+    }
+
+    /// Forgets one stream of one source (a queue channel that is gone, whose
+    /// positions mean nothing any more), and the source when it has no
+    /// stream left. Returns the position it had.
+    pub fn remove(&mut self, source: &str, stream: &str) -> Option<Position> {
+        let streams = self.sources.get_mut(source)?;
+        let removed = streams.remove(stream);
+        if streams.is_empty() {
+            self.sources.remove(source);
+        }
+        removed
     }
 
     /// All committed streams of one source.
@@ -136,5 +152,27 @@ mod tests {
             serde_json::from_str::<Checkpoint>(&json).unwrap(),
             checkpoint
         );
+    }
+
+    #[test]
+    fn removing_a_stream_forgets_it_and_then_its_empty_source() {
+        let mut checkpoint = Checkpoint::default();
+        let at = |stream: &str| Position {
+            stream: stream.into(),
+            path: None,
+            offset: 1,
+            line: 1,
+        };
+        checkpoint.advance("queue", at("logs#1"));
+        checkpoint.advance("queue", at("logs#2"));
+        assert_eq!(
+            checkpoint.remove("queue", "logs#1").unwrap().stream,
+            "logs#1"
+        );
+        assert!(checkpoint.remove("queue", "logs#1").is_none());
+        assert!(checkpoint.remove("other", "logs#2").is_none());
+        assert_eq!(checkpoint.streams("queue").count(), 1);
+        checkpoint.remove("queue", "logs#2");
+        assert!(checkpoint.sources.is_empty());
     }
 }

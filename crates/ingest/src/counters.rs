@@ -18,8 +18,22 @@ pub struct SourceCounters {
     pub bytes: AtomicU64,
     /// Lines cut at the source's line length limit.
     pub truncated: AtomicU64,
-    /// Streams opened (files, or standard input).
+    /// Streams opened (files, standard input, or syslog connections).
     pub files: AtomicU64,
+    /// Followed files that left their path (renamed or deleted by
+    /// rotation); each is read to its end before it is closed.
+    pub rotations: AtomicU64,
+    /// Files found truncated or rewritten in place (shorter than what was
+    /// read, or with other first bytes), and read again from the start.
+    pub truncations: AtomicU64,
+    /// Times a network source lost its connection and connected again.
+    pub reconnects: AtomicU64,
+    /// Messages received but thrown away because the pipeline was behind
+    /// (UDP syslog, which cannot slow its senders down).
+    pub dropped: AtomicU64,
+    /// Connections closed because the peer broke the protocol (a bad
+    /// syslog octet count, a failed TLS handshake).
+    pub protocol_errors: AtomicU64,
 }
 
 impl SourceCounters {
@@ -30,6 +44,11 @@ impl SourceCounters {
             bytes: self.bytes.load(Ordering::Relaxed),
             truncated: self.truncated.load(Ordering::Relaxed),
             files: self.files.load(Ordering::Relaxed),
+            rotations: self.rotations.load(Ordering::Relaxed),
+            truncations: self.truncations.load(Ordering::Relaxed),
+            reconnects: self.reconnects.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            protocol_errors: self.protocol_errors.load(Ordering::Relaxed),
         }
     }
 }
@@ -45,4 +64,14 @@ pub struct CounterSnapshot {
     pub truncated: u64,
     /// Streams opened.
     pub files: u64,
+    /// Files that left their path by rotation.
+    pub rotations: u64,
+    /// Files found truncated or rewritten.
+    pub truncations: u64,
+    /// Reconnections.
+    pub reconnects: u64,
+    /// Messages dropped because the pipeline was behind.
+    pub dropped: u64,
+    /// Connections closed for breaking the protocol.
+    pub protocol_errors: u64,
 }

@@ -35,11 +35,50 @@
 //! that one busy file cannot starve the others.
 //!
 //! Follow mode polls: every `poll_interval` it globs again, reads what each
-//! file gained, opens new matches from their beginning, notices truncation
-//! (the file is shorter than what was read: it is read again from the
-//! start), and finishes files that no longer match (read to their end, then
-//! closed). Rotation beyond that (a renamed file that no longer matches the
-//! globs while its writer still appends) is not handled here.
+//! file gained, opens new matches from their beginning, and notices
+//! rotation and truncation.
+//!
+//! # Rotation and truncation
+//!
+//! Rename-and-create (`app.log` becomes `app.log.1`, a new `app.log`
+//! appears): the renamed file keeps its stream, because streams are keyed
+//! by identity, not path. If it still matches the globs it is simply
+//! followed under its new path (and never read again as a new file). If it
+//! no longer matches (or was deleted), it is *rotated*: it is still read
+//! through its open handle, since its writer may append until it reopens
+//! its log, and closed once it has been quiet for [`ROTATED_QUIET`]; its
+//! last line then counts even without a newline. The new file at the path
+//! is a new stream, read from its beginning.
+//!
+//! Copy-truncate (the file is copied, then cut to zero in place): each poll
+//! compares the file's size with what was read and its first bytes with the
+//! stream's fingerprint. If it shrank or its first bytes changed, it was
+//! truncated (or rewritten); it is read again from the start under a new
+//! key, and an unfinished line of the old content is dropped (it was cut
+//! by the truncation; its whole is in the copy). Checking the fingerprint
+//! catches a file that grew past the old offset again between two polls.
+//!
+//! After a restart, a committed stream whose file the globs no longer match
+//! is looked for in the directory of its last path (where rotation puts
+//! it), by device and inode and fingerprint; if it holds more than was
+//! committed, the rest is read as a rotated stream. A committed stream
+//! whose file is still there with other first bytes was truncated while
+//! nothing read it: it is read from the start.
+//!
+//! What polling inherently cannot see, and loses:
+//! - copy-truncate: whatever was not read before the truncation (lines
+//!   written between the last read and the truncation, including those
+//!   written between the copy and the truncation) is only in the copy, which
+//!   is not read unless the globs match it; and globs that match the copies
+//!   read them as new files, so with copy-truncate they must not.
+//! - a file rotated out of the globs and deleted, or rotated twice (so that
+//!   a file came and went), between two polls, or while firewatch was down
+//!   and moved to another directory: its unread part is gone or unknown.
+//! - truncation followed by new content with the same first 256 bytes as
+//!   before and past the old offset between two polls looks like growth.
+//!
+//! [`SourceCounters`](crate::SourceCounters) count rotations and
+//! truncations, so that these cases are visible.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -49,7 +88,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use firewatch_event::{Batch, Position, Timestamp};
+use firewatch_event::{Batch, Checkpoint, Position, Timestamp};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -73,6 +112,9 @@ pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
 pub(crate) const QUIET_PERIOD: Duration = Duration::from_secs(1);
 /// How much of one file is read before the other followed files get a turn.
 const TURN_BYTES: u64 = 8 * CHUNK_BYTES as u64;
+/// How long a rotated file (one that left the globs) must give no new bytes
+/// before it is closed: its writer may append until it reopens its log.
+pub(crate) const ROTATED_QUIET: Duration = Duration::from_secs(5);
 
 /// Where to start reading a file that has no committed position.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,7 +259,9 @@ impl Tailer {
         for pattern in &discovery.unmatched_patterns {
             warn!(source = %self.source, pattern, "no file matches the pattern");
         }
-        for found in &discovery.files {
+        // Files rotated away since the last commit hold older lines.
+        let moved = self.find_moved(&discovery, context).await;
+        for found in moved.iter().chain(&discovery.files) {
             let Some(mut stream) = self.open_stream(found, self.start_at, context).await? else {
                 continue;
             };
@@ -244,6 +288,13 @@ impl Tailer {
             if first_look {
                 for pattern in &discovery.unmatched_patterns {
                     info!(source = %self.source, pattern, "no file matches the pattern yet");
+                }
+                for found in self.find_moved(&discovery, context).await {
+                    if let Some(mut stream) = self.open_stream(&found, start_at, context).await? {
+                        info!(source = %self.source, path = %found.path.display(), "reading the rest of a file rotated away since the last commit");
+                        stream.rotated = true;
+                        self.streams.push(stream);
+                    }
                 }
                 first_look = false;
             }
@@ -282,6 +333,24 @@ impl Tailer {
         off_runtime(move || discover(&patterns)).await
     }
 
+    /// Committed streams that `discovery` did not find, still unfinished,
+    /// in the directory of their committed path.
+    async fn find_moved(&self, discovery: &Discovery, context: &SourceContext) -> Vec<FoundFile> {
+        let found: HashSet<FileId> = discovery.files.iter().map(|file| file.file_id).collect();
+        let committed: Vec<Position> = context
+            .resume
+            .streams(&self.source)
+            .filter(|position| {
+                FileId::of_key(&position.stream).is_some_and(|file_id| !found.contains(&file_id))
+            })
+            .cloned()
+            .collect();
+        if committed.is_empty() {
+            return Vec::new();
+        }
+        off_runtime(move || find_moved(&committed)).await
+    }
+
     /// Brings the followed streams in line with what the globs match now.
     async fn reconcile(
         &mut self,
@@ -294,8 +363,20 @@ impl Tailer {
         let mut index = 0;
         while index < self.streams.len() {
             let Some(current) = found_by_id.remove(&self.streams[index].file_id) else {
+                let stream = &mut self.streams[index];
+                if !stream.rotated {
+                    info!(source = %self.source, path = %stream.path.display(), "file left the globs (rotated or deleted): reading it until it goes quiet");
+                    context.counters.rotations.fetch_add(1, Ordering::Relaxed);
+                    stream.rotated = true;
+                    // The quiet period starts now, not at the last data.
+                    stream.last_data = Instant::now();
+                }
+                if stream.last_data.elapsed() < ROTATED_QUIET {
+                    index += 1;
+                    continue;
+                }
                 let mut stream = self.streams.remove(index);
-                info!(source = %self.source, path = %stream.path.display(), "file no longer matches: reading what is left and closing it");
+                info!(source = %self.source, path = %stream.path.display(), "rotated file is quiet: reading what is left and closing it");
                 stream
                     .read_available(&mut self.buffer, None, context)
                     .await?;
@@ -304,23 +385,29 @@ impl Tailer {
                 continue;
             };
             let stream = &mut self.streams[index];
+            stream.rotated = false;
             if current.path != stream.path {
                 debug!(source = %self.source, from = %stream.path.display(), to = %current.path.display(), "file renamed");
+                context.counters.rotations.fetch_add(1, Ordering::Relaxed);
                 stream.path_text = current.path.display().to_string();
                 stream.path = current.path;
             }
-            if current.len < stream.records.offset() {
-                warn!(source = %self.source, path = %stream.path.display(), read = stream.records.offset(), len = current.len, "file shrank: it was truncated, reading it again from the start");
-                stream.records.end_of_input();
+            let head = stream.read_head().await?;
+            if current.len < stream.records.offset()
+                || !StreamKey::names(stream.key.as_str(), stream.file_id, &head)
+            {
+                warn!(source = %self.source, path = %stream.path.display(), read = stream.records.offset(), len = current.len, "file was truncated or rewritten: reading it again from the start");
+                context.counters.truncations.fetch_add(1, Ordering::Relaxed);
+                // Complete records stand; an unfinished line was cut by the
+                // truncation and is dropped, not sent in pieces.
+                stream.records.flush_joiner();
                 stream.send_ready(context).await?;
-                let head = stream.read_head().await?;
                 let key = StreamKey::new(stream.file_id, &head);
                 stream
                     .records
                     .restart(key.as_str().to_owned(), StreamPoint::default());
                 stream.key = key;
-            } else if !stream.key.is_complete() && current.len >= FINGERPRINT_BYTES as u64 {
-                let head = stream.read_head().await?;
+            } else if !stream.key.is_complete() && head.len() >= FINGERPRINT_BYTES {
                 stream.key = StreamKey::new(stream.file_id, &head);
                 stream
                     .records
@@ -374,8 +461,17 @@ impl Tailer {
             }
             Some(position) => {
                 warn!(source = %self.source, path = %found.path.display(), committed = position.offset, len = opened.len, "file is shorter than its committed position: it was truncated, reading it from the start");
+                context.counters.truncations.fetch_add(1, Ordering::Relaxed);
                 let key = StreamKey::new(opened.file_id, &opened.head);
                 (key, StreamPoint::default())
+            }
+            None if rewritten_since_commit(&context.resume, &self.source, opened.file_id) => {
+                warn!(source = %self.source, path = %found.path.display(), "file was truncated or rewritten since the last commit: reading it from the start");
+                context.counters.truncations.fetch_add(1, Ordering::Relaxed);
+                (
+                    StreamKey::new(opened.file_id, &opened.head),
+                    StreamPoint::default(),
+                )
             }
             None => {
                 let key = StreamKey::new(opened.file_id, &opened.head);
@@ -411,8 +507,17 @@ impl Tailer {
             ),
             key,
             last_data: Instant::now(),
+            rotated: false,
         }))
     }
+}
+
+/// Whether a file with no committed position of its own has one under its
+/// device and inode: it had other content when that was committed.
+fn rewritten_since_commit(resume: &Checkpoint, source: &str, file_id: FileId) -> bool {
+    resume
+        .streams(source)
+        .any(|position| FileId::of_key(&position.stream) == Some(file_id))
 }
 
 /// One open file being read.
@@ -425,6 +530,8 @@ struct FileStream {
     records: RecordAssembler,
     /// When the file last gave new bytes.
     last_data: Instant,
+    /// The file left the globs: it is read until quiet, then closed.
+    rotated: bool,
 }
 
 impl FileStream {
@@ -499,6 +606,7 @@ impl FileStream {
                 received: Timestamp::now(),
                 records: batch.records,
                 position: Some(position),
+                redelivered: false,
             })
             .await
     }
@@ -568,6 +676,68 @@ fn discover(patterns: &[String]) -> Result<Discovery, IngestError> {
         }
     }
     Ok(discovery)
+}
+
+/// Looks for the files of `committed` positions in the directories of
+/// their committed paths, and returns those that moved away from that path
+/// and hold more than was committed; blocking. A file still at its
+/// committed path was left out of the globs on purpose, not rotated. A
+/// file is taken only if its device, inode and first bytes all match, so
+/// an unrelated file that reuses a freed inode is left alone.
+fn find_moved(committed: &[Position]) -> Vec<FoundFile> {
+    let mut listings: HashMap<PathBuf, Vec<(FileId, PathBuf, u64)>> = HashMap::new();
+    let mut moved: Vec<FoundFile> = Vec::new();
+    for position in committed {
+        let (Some(file_id), Some(committed_path)) =
+            (FileId::of_key(&position.stream), &position.path)
+        else {
+            continue;
+        };
+        let Some(directory) = Path::new(committed_path).parent() else {
+            continue;
+        };
+        let listing = listings
+            .entry(directory.to_owned())
+            .or_insert_with(|| list_files(directory));
+        let Some((_, path, len)) = listing.iter().find(|(id, _, _)| *id == file_id) else {
+            continue;
+        };
+        if *len <= position.offset
+            || path.as_path() == Path::new(committed_path)
+            || moved.iter().any(|file| file.file_id == file_id)
+        {
+            continue;
+        }
+        let same_content = File::open(path)
+            .and_then(|file| read_head(&file))
+            .is_ok_and(|head| StreamKey::names(&position.stream, file_id, &head));
+        if same_content {
+            moved.push(FoundFile {
+                path: path.clone(),
+                file_id,
+                len: *len,
+            });
+        }
+    }
+    moved.sort_by(|left, right| left.path.cmp(&right.path));
+    moved
+}
+
+/// The regular files of a directory, with their identity and length;
+/// blocking. A directory that cannot be listed has none.
+fn list_files(directory: &Path) -> Vec<(FileId, PathBuf, u64)> {
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let metadata = std::fs::metadata(&path).ok()?;
+            metadata
+                .is_file()
+                .then(|| (FileId::of(&metadata), path, metadata.len()))
+        })
+        .collect()
 }
 
 /// An open file with what identifies it.
@@ -693,6 +863,7 @@ mod tests {
             resume,
             shutdown: CancellationToken::new(),
             counters: Arc::default(),
+            committed: tokio::sync::watch::channel(Checkpoint::default()).1,
         };
         let shutdown = context.shutdown.clone();
         let counters = Arc::clone(&context.counters);
@@ -1055,6 +1226,152 @@ mod tests {
         assert_eq!(batch.records[0].line, 1);
         assert_eq!(batch.position.unwrap().offset, 6);
         running.stop().await;
+    }
+
+    /// Lines `first..=last`, each long enough that a few of them exceed the
+    /// fingerprint.
+    fn numbered(first: u64, last: u64) -> String {
+        (first..=last)
+            .map(|number| {
+                format!("line {number} padded to make the file longer than a fingerprint\n")
+            })
+            .collect()
+    }
+
+    /// Collects records from a followed source until `count` have come.
+    async fn next_texts(running: &mut Running, count: usize) -> Vec<String> {
+        let mut seen = Vec::new();
+        while seen.len() < count {
+            seen.extend(texts(&[running.next().await]));
+        }
+        seen
+    }
+
+    #[tokio::test]
+    async fn a_renamed_file_is_read_to_its_end_and_the_new_file_from_its_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        std::fs::write(&path, numbered(1, 5)).unwrap();
+        let mut running = start(following(dir.path(), "*.log"), Checkpoint::default());
+        assert_eq!(next_texts(&mut running, 5).await.len(), 5);
+
+        let rotated = dir.path().join("a.log.1");
+        std::fs::rename(&path, &rotated).unwrap();
+        // The writer appends through its old handle until it reopens.
+        append(&rotated, b"written after the rename\n");
+        std::fs::write(&path, b"in the new file\n").unwrap();
+        let mut seen = next_texts(&mut running, 2).await;
+        seen.sort();
+        assert_eq!(seen, ["in the new file", "written after the rename"]);
+        let counters = running.counters.snapshot();
+        assert_eq!((counters.rotations, counters.files), (1, 2));
+        assert!(running.stop().await.is_empty(), "nothing is read twice");
+    }
+
+    #[tokio::test]
+    async fn a_renamed_file_that_still_matches_is_not_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        std::fs::write(&path, numbered(1, 5)).unwrap();
+        let mut running = start(following(dir.path(), "a.log*"), Checkpoint::default());
+        assert_eq!(next_texts(&mut running, 5).await.len(), 5);
+        std::fs::rename(&path, dir.path().join("a.log.1")).unwrap();
+        std::fs::write(&path, b"in the new file\n").unwrap();
+        let batch = running.next().await;
+        assert_eq!(texts(std::slice::from_ref(&batch)), ["in the new file"]);
+        assert_eq!(running.counters.snapshot().rotations, 1);
+        assert!(running.stop().await.is_empty(), "nothing is read twice");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rotated_file_is_closed_once_quiet_and_its_last_line_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        std::fs::write(&path, b"done\nno newline yet").unwrap();
+        let mut running = start(following(dir.path(), "*.log"), Checkpoint::default());
+        assert_eq!(texts(&[running.next().await]), ["done"]);
+        std::fs::rename(&path, dir.path().join("a.log.1")).unwrap();
+        let batch = running.next().await;
+        assert_eq!(texts(std::slice::from_ref(&batch)), ["no newline yet"]);
+        assert_eq!(batch.position.unwrap().offset, 19);
+        running.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_file_truncated_and_grown_past_its_offset_is_read_from_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        std::fs::write(&path, b"first generation\n").unwrap();
+        let mut running = start(following(dir.path(), "*.log"), Checkpoint::default());
+        running.next().await;
+        // Longer than what was read: only the first bytes tell.
+        std::fs::write(&path, b"second generation, longer than the first\n").unwrap();
+        let batch = running.next().await;
+        assert_eq!(
+            texts(std::slice::from_ref(&batch)),
+            ["second generation, longer than the first"]
+        );
+        assert_eq!(batch.records[0].line, 1);
+        assert_eq!(running.counters.snapshot().truncations, 1);
+        running.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_file_rotated_out_of_the_globs_before_a_restart_is_read_to_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        std::fs::write(&path, numbered(1, 20)).unwrap();
+        let first = read_all(config(dir.path(), "*.log"), Checkpoint::default()).await;
+        assert_eq!(records(&first).len(), 20);
+
+        append(&path, numbered(21, 22).as_bytes());
+        std::fs::rename(&path, dir.path().join("a.log.1")).unwrap();
+        std::fs::write(&path, b"new\n").unwrap();
+        let second = read_all(config(dir.path(), "*.log"), checkpoint_after(&first)).await;
+        let seen = texts(&second);
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert!(seen[0].starts_with("line 21 ") && seen[1].starts_with("line 22 "));
+        assert_eq!(seen[2], "new");
+        assert_eq!(records(&second)[0].line, 21);
+
+        let third = read_all(config(dir.path(), "*.log"), checkpoint_after(&second)).await;
+        assert!(third.is_empty(), "nothing is read twice");
+    }
+
+    #[tokio::test]
+    async fn a_file_left_out_of_the_globs_at_its_own_path_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.log"), numbered(1, 5)).unwrap();
+        std::fs::write(dir.path().join("b.log"), numbered(1, 5)).unwrap();
+        let first = read_all(config(dir.path(), "*.log"), Checkpoint::default()).await;
+        assert_eq!(records(&first).len(), 10);
+        append(&dir.path().join("b.log"), numbered(6, 6).as_bytes());
+        let second = read_all(config(dir.path(), "a.log"), checkpoint_after(&first)).await;
+        assert!(second.is_empty(), "{:?}", texts(&second));
+    }
+
+    #[tokio::test]
+    async fn a_file_rewritten_while_nothing_read_it_is_read_from_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        std::fs::write(&path, numbered(1, 10)).unwrap();
+        let first = read_all(config(dir.path(), "*.log"), Checkpoint::default()).await;
+        // Truncated in place and written again: same inode, other content,
+        // longer than the committed offset.
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(0).unwrap();
+        append(&path, numbered(101, 115).as_bytes());
+        let config = FileSourceConfig {
+            start_at: StartAt::End,
+            ..config(dir.path(), "*.log")
+        };
+        let running = start(config, checkpoint_after(&first));
+        let counters = Arc::clone(&running.counters);
+        let (second, outcome) = running.finish().await;
+        outcome.unwrap();
+        assert_eq!(records(&second).len(), 15);
+        assert!(texts(&second)[0].starts_with("line 101 "));
+        assert_eq!(counters.snapshot().truncations, 1);
     }
 
     #[tokio::test]

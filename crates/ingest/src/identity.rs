@@ -50,6 +50,16 @@ impl FileId {
         }
     }
 
+    /// The file a committed key names, if the key is well formed: how a
+    /// restart looks for a file that moved away from its path.
+    pub(crate) fn of_key(committed: &str) -> Option<Self> {
+        let mut parts = committed.splitn(3, ':');
+        let device = parts.next()?.parse().ok()?;
+        let inode = parts.next()?.parse().ok()?;
+        parts.next()?;
+        Some(Self { device, inode })
+    }
+
     fn key_prefix(self) -> String {
         format!("{}:{}:", self.device, self.inode)
     }
@@ -172,6 +182,15 @@ mod tests {
         assert_eq!(kept, committed);
         let upgraded = StreamKey::resumed(FILE, &grown, Some(committed.as_str()));
         assert_eq!(upgraded, StreamKey::new(FILE, &grown));
+    }
+
+    #[test]
+    fn a_key_gives_back_its_file() {
+        let key = StreamKey::new(FILE, b"short");
+        assert_eq!(FileId::of_key(key.as_str()), Some(FILE));
+        for text in ["garbage", "2049:77", "x:77:abc", "2049:-1:abc"] {
+            assert_eq!(FileId::of_key(text), None, "{text}");
+        }
     }
 
     #[test]

@@ -15,9 +15,18 @@
 //! - [`FileSource`], configured by [`FileSourceConfig`]: files named by glob
 //!   patterns, read once or followed as they grow, with a line length cap
 //!   and optional multiline joining. Its design notes (positions, partial
-//!   lines, file identity, truncation) are in the `file` and `identity`
-//!   modules.
+//!   lines, file identity, rotation, truncation) are in the `file` and
+//!   `identity` modules.
 //! - [`StdinSource`]: standard input, which cannot be resumed.
+//! - [`SyslogSource`], configured by [`SyslogSourceConfig`]: a UDP, TCP or
+//!   TLS listener for syslog senders (rsyslog, `logger`, applications),
+//!   which cannot be resumed either; its TCP framing is the
+//!   [`SyslogFrameDecoder`] codec. The design notes (backpressure, drops,
+//!   what a stop loses) are in the `syslog` and `framing` modules.
+//! - [`AmqpSource`], configured by [`AmqpSourceConfig`]: a RabbitMQ queue,
+//!   whose messages are acknowledged once the index commit that holds them
+//!   is made (see [`SourceContext::committed`]); the design notes are in the
+//!   `amqp` module.
 //!
 //! Records keep their bytes as they came, minus the line terminator (`\n`
 //! or `\r\n`): invalid UTF-8 passes through for the parser to mark, and a
@@ -45,6 +54,7 @@
 //!     resume: Default::default(),
 //!     shutdown: Default::default(),
 //!     counters: Default::default(),
+//!     committed: tokio::sync::watch::channel(Default::default()).1,
 //! };
 //! let counters = context.counters.clone();
 //! source.run(context).await?;
@@ -60,20 +70,29 @@
 //! Next, read `firewatch-parse` for how records become events, and
 //! `firewatch-pipeline` for how sources are started, drained and stopped.
 
+mod amqp;
 mod counters;
 mod error;
 mod file;
+mod framing;
 mod identity;
 mod lines;
 mod records;
 mod source;
 mod stdin;
+mod syslog;
 
+pub use amqp::{AmqpSource, AmqpSourceConfig, DEFAULT_BATCH_INTERVAL, DEFAULT_PREFETCH, SecretUrl};
 pub use counters::{CounterSnapshot, SourceCounters};
 pub use error::IngestError;
 pub use file::{
     DEFAULT_BATCH_LINES, DEFAULT_MAX_LINE_BYTES, DEFAULT_POLL_INTERVAL, FileSource,
     FileSourceConfig, StartAt,
 };
+pub use framing::{FramingError, MAX_OCTET_COUNT, SyslogFrame, SyslogFrameDecoder};
 pub use source::{Source, SourceContext, SourceFuture};
 pub use stdin::StdinSource;
+pub use syslog::{
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SYSLOG_BATCH_INTERVAL,
+    ListenAddress, SyslogSource, SyslogSourceConfig, TlsFiles, Transport,
+};

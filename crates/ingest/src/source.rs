@@ -3,9 +3,10 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use firewatch_event::{Batch, Checkpoint};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::{IngestError, SourceCounters};
@@ -27,6 +28,10 @@ pub struct SourceContext {
     pub shutdown: CancellationToken,
     /// The source's counters, which the pipeline reads while it runs.
     pub counters: Arc<SourceCounters>,
+    /// The checkpoint of the last successful index commit, updated after
+    /// every commit: a queue source acknowledges what it holds. Sources
+    /// that resume from positions instead ignore it.
+    pub committed: watch::Receiver<Checkpoint>,
 }
 
 impl SourceContext {
@@ -73,6 +78,25 @@ pub trait Source: Send {
     /// The source's configured name, which is also the `source` of its
     /// batches and its key in checkpoints.
     fn name(&self) -> &str;
+
+    /// Whether records may come again after they were indexed (a queue
+    /// redelivers what was not acknowledged before a crash). Such a source
+    /// marks the batches that may repeat records
+    /// ([`Batch::redelivered`]), whose events the index then upserts by id,
+    /// and reads one stream at a time: the pipeline keeps only its latest
+    /// stream in the checkpoint.
+    fn redelivers(&self) -> bool {
+        false
+    }
+
+    /// A flag the source raises when it needs a commit before the commit
+    /// interval is up (a queue source whose window of unacknowledged
+    /// messages is filling, and which gets no more until some are
+    /// acknowledged). The pipeline commits after the next batch it adds
+    /// and lowers the flag.
+    fn commit_requests(&self) -> Option<Arc<AtomicBool>> {
+        None
+    }
 
     /// Starts the source; the pipeline spawns the returned future.
     fn run(self: Box<Self>, context: SourceContext) -> SourceFuture;

@@ -128,6 +128,7 @@ async fn send_ready(
                 received: Timestamp::now(),
                 records: batch.records,
                 position: None,
+                redelivered: false,
             })
             .await?;
     }
@@ -160,6 +161,7 @@ mod tests {
             resume: Default::default(),
             shutdown: CancellationToken::new(),
             counters: Arc::default(),
+            committed: tokio::sync::watch::channel(Default::default()).1,
         };
         (context, batches)
     }

@@ -59,6 +59,34 @@ pub struct SourceConfig {
     /// Time zone for time stamps that carry none (IANA name, e.g.
     /// `Europe/Paris`). Default UTC.
     pub time_zone: Option<String>,
+    /// `amqp`: the environment variable that holds the broker URL
+    /// (default `FIREWATCH_AMQP_URL`).
+    pub url_env: Option<String>,
+    /// `amqp`: a file that holds the broker URL (instead of `url_env`).
+    pub url_file: Option<PathBuf>,
+    /// `amqp`: the queue to consume. Required for `amqp` sources.
+    pub queue: Option<String>,
+    /// `amqp`: declare the queue (durable) if it does not exist. Default false.
+    #[serde(default)]
+    pub declare: bool,
+    /// `amqp`: bind the queue to this exchange.
+    pub exchange: Option<String>,
+    /// `amqp`: the routing key of that binding (default empty).
+    pub routing_key: Option<String>,
+    /// `amqp`: unacknowledged messages the broker may send ahead (default 5000).
+    pub prefetch: Option<u16>,
+    /// `syslog`: where to listen, `udp://`, `tcp://` or `tls://` then an IP
+    /// address and a port (`tcp://127.0.0.1:5514`). Required for `syslog`
+    /// sources; nothing listens unless it is given.
+    pub listen: Option<String>,
+    /// `syslog`: the certificate chain (PEM) of a `tls://` listener.
+    pub tls_cert: Option<PathBuf>,
+    /// `syslog`: the private key (PEM) of a `tls://` listener.
+    pub tls_key: Option<PathBuf>,
+    /// `syslog`: longer messages are cut and marked. Default 64 KiB.
+    pub max_message_bytes: Option<usize>,
+    /// `syslog`: most TCP or TLS connections served at once. Default 1024.
+    pub max_connections: Option<usize>,
 }
 
 /// The kinds of source this version runs.
@@ -69,6 +97,10 @@ pub enum SourceKind {
     File,
     /// The process's standard input.
     Stdin,
+    /// A RabbitMQ queue.
+    Amqp,
+    /// A syslog listener (UDP, TCP or TLS).
+    Syslog,
 }
 
 /// `start_at` as written.

@@ -40,7 +40,7 @@ use std::path::PathBuf;
 pub use config::{
     IndexSettings, PipelineConfig, RulesConfig, SourceConfig, SourceKind, StartAtConfig,
 };
-pub use plan::{DEFAULT_DATA_DIR, IndexPlan, InputPlan, Plan, SourcePlan};
+pub use plan::{DEFAULT_AMQP_URL_ENV, DEFAULT_DATA_DIR, IndexPlan, InputPlan, Plan, SourcePlan};
 pub use processor::{ParseCounts, Processed, Processor, ProcessorSource, TaggedEvent};
 pub use run::{IncidentChange, Progress, RunObserver, RunSummary, SourceSummary, run};
 

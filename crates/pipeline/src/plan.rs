@@ -11,12 +11,14 @@ use std::time::Duration;
 
 use firewatch_event::parse_duration;
 use firewatch_index::IndexConfig;
-use firewatch_ingest::{DEFAULT_MAX_LINE_BYTES, FileSourceConfig, StartAt};
+use firewatch_ingest::{
+    AmqpSourceConfig, DEFAULT_MAX_LINE_BYTES, FileSourceConfig, SecretUrl, StartAt,
+};
 use firewatch_parse::ParserConfig;
 use firewatch_rules::RuleSet;
 
 use crate::PipelineError;
-use crate::config::{PipelineConfig, SourceKind, StartAtConfig};
+use crate::config::{PipelineConfig, SourceConfig, SourceKind, StartAtConfig};
 
 /// The data directory used when neither the pipeline, `--data-dir` nor
 /// `FIREWATCH_DATA_DIR` names one: `firewatch-data` in the current directory.
@@ -58,13 +60,22 @@ pub enum InputPlan {
         /// Join stack-trace continuation lines.
         multiline: bool,
     },
+    /// A RabbitMQ queue.
+    Amqp(AmqpSourceConfig),
+    /// A syslog listener.
+    Syslog(firewatch_ingest::SyslogSourceConfig),
 }
 
 impl SourcePlan {
     /// True when the source keeps running after it reaches the end of its
     /// input (it then stops only on shutdown).
     pub fn follows(&self) -> bool {
-        matches!(&self.input, InputPlan::File(file) if file.follow)
+        match &self.input {
+            InputPlan::File(file) => file.follow,
+            InputPlan::Amqp(_) => true,
+            InputPlan::Syslog(_) => true,
+            InputPlan::Stdin { .. } => false,
+        }
     }
 }
 
@@ -127,6 +138,16 @@ impl PipelineConfig {
                     "source {name:?}: max_line_bytes must be at least 64"
                 )));
             }
+            if source.kind != SourceKind::Amqp && source.has_amqp_keys() {
+                return Err(invalid(format!(
+                    "source {name:?}: url_env, url_file, queue, declare, exchange, routing_key and prefetch are for amqp sources"
+                )));
+            }
+            if source.kind != SourceKind::Syslog && source.has_syslog_keys() {
+                return Err(invalid(format!(
+                    "source {name:?}: listen, tls_cert, tls_key, max_message_bytes and max_connections are for syslog sources"
+                )));
+            }
             let input = match source.kind {
                 SourceKind::File => {
                     if source.paths.is_empty() {
@@ -158,12 +179,24 @@ impl PipelineConfig {
                         multiline: source.multiline,
                     }
                 }
+                SourceKind::Amqp => {
+                    InputPlan::Amqp(amqp_plan(name, &source, max_line_bytes).map_err(invalid)?)
+                }
+                SourceKind::Syslog => {
+                    InputPlan::Syslog(syslog_plan(name, &source).map_err(invalid)?)
+                }
             };
             sources.push(SourcePlan {
                 name: name.into(),
                 input,
                 parser: ParserConfig {
-                    format: source.format,
+                    // A listener's messages are syslog unless the file says otherwise.
+                    format: match (source.kind, source.format) {
+                        (SourceKind::Syslog, firewatch_parse::Format::Auto) => {
+                            firewatch_parse::Format::Syslog
+                        }
+                        (_, format) => format,
+                    },
                     time_zone,
                 },
             });
@@ -219,6 +252,171 @@ impl PipelineConfig {
     }
 }
 
+/// The environment variable an amqp source reads its URL from by default.
+pub const DEFAULT_AMQP_URL_ENV: &str = "FIREWATCH_AMQP_URL";
+
+/// Checks an amqp source and reads its URL from the environment or a file.
+/// Errors name the variable or the file, never the URL itself.
+fn amqp_plan(
+    name: &str,
+    source: &SourceConfig,
+    max_line_bytes: usize,
+) -> Result<AmqpSourceConfig, String> {
+    if !source.paths.is_empty() || source.follow || source.multiline {
+        return Err(format!(
+            "source {name:?}: an amqp source takes no `paths`, `follow` or `multiline`"
+        ));
+    }
+    let queue = source
+        .queue
+        .as_deref()
+        .map(str::trim)
+        .filter(|queue| !queue.is_empty())
+        .ok_or_else(|| format!("source {name:?}: an amqp source needs `queue`"))?;
+    let (url, origin) = match (&source.url_file, &source.url_env) {
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "source {name:?}: give `url_env` or `url_file`, not both"
+            ));
+        }
+        (Some(path), None) => {
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                format!(
+                    "source {name:?}: cannot read the broker URL from {}: {error}",
+                    path.display()
+                )
+            })?;
+            (text, format!("file {}", path.display()))
+        }
+        (None, variable) => {
+            let variable = variable.as_deref().unwrap_or(DEFAULT_AMQP_URL_ENV);
+            let text = std::env::var(variable).map_err(|_| {
+                format!(
+                    "source {name:?}: the environment variable {variable} must hold the broker URL (amqp://user:password@host:5672/vhost) and is not set"
+                )
+            })?;
+            (text, format!("environment variable {variable}"))
+        }
+    };
+    let url = SecretUrl::new(url);
+    if !(url.expose().starts_with("amqp://") || url.expose().starts_with("amqps://")) {
+        return Err(format!(
+            "source {name:?}: the broker URL in the {origin} must start with amqp:// or amqps://"
+        ));
+    }
+    let prefetch = source
+        .prefetch
+        .unwrap_or(firewatch_ingest::DEFAULT_PREFETCH);
+    if prefetch == 0 {
+        return Err(format!("source {name:?}: prefetch must be at least 1"));
+    }
+    let mut config = AmqpSourceConfig::new(name, url, queue);
+    config.declare = source.declare;
+    config.exchange = source.exchange.clone();
+    config.routing_key = source.routing_key.clone().unwrap_or_default();
+    config.prefetch = prefetch;
+    config.max_line_bytes = max_line_bytes;
+    Ok(config)
+}
+
+impl SourceConfig {
+    fn has_amqp_keys(&self) -> bool {
+        self.url_env.is_some()
+            || self.url_file.is_some()
+            || self.queue.is_some()
+            || self.declare
+            || self.exchange.is_some()
+            || self.routing_key.is_some()
+            || self.prefetch.is_some()
+    }
+}
+
+/// Checks a syslog source. A listener binds exactly the address given, and
+/// there is no default address: nothing listens unless the file says
+/// where. An address beyond loopback is allowed, and logged.
+fn syslog_plan(
+    name: &str,
+    source: &SourceConfig,
+) -> Result<firewatch_ingest::SyslogSourceConfig, String> {
+    use firewatch_ingest::{
+        ListenAddress, MAX_OCTET_COUNT, SyslogSourceConfig, TlsFiles, Transport,
+    };
+
+    if !source.paths.is_empty()
+        || source.follow
+        || source.multiline
+        || source.max_line_bytes.is_some()
+    {
+        return Err(format!(
+            "source {name:?}: a syslog source takes no `paths`, `follow`, `multiline` or `max_line_bytes` (its limit is `max_message_bytes`)"
+        ));
+    }
+    let text = source.listen.as_deref().ok_or_else(|| {
+        format!("source {name:?}: a syslog source needs `listen`, like \"tcp://127.0.0.1:5514\"")
+    })?;
+    let listen: ListenAddress = text
+        .parse()
+        .map_err(|error| format!("source {name:?}: {error}"))?;
+    let tls = match (&source.tls_cert, &source.tls_key, listen.transport) {
+        (Some(cert), Some(key), Transport::Tls) => Some(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        (None, None, Transport::Tls) => {
+            return Err(format!(
+                "source {name:?}: a tls:// listener needs `tls_cert` and `tls_key`"
+            ));
+        }
+        (None, None, _) => None,
+        (_, _, Transport::Tls) => {
+            return Err(format!(
+                "source {name:?}: give both `tls_cert` and `tls_key`"
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "source {name:?}: `tls_cert` and `tls_key` need a tls:// listener"
+            ));
+        }
+    };
+    let mut config = SyslogSourceConfig {
+        name: name.to_owned(),
+        listen,
+        tls,
+        ..SyslogSourceConfig::default()
+    };
+    if let Some(bytes) = source.max_message_bytes {
+        if !(64..=MAX_OCTET_COUNT).contains(&bytes) {
+            return Err(format!(
+                "source {name:?}: max_message_bytes must be between 64 and {MAX_OCTET_COUNT}"
+            ));
+        }
+        config.max_message_bytes = bytes;
+    }
+    if let Some(connections) = source.max_connections {
+        if connections == 0 {
+            return Err(format!(
+                "source {name:?}: max_connections must be at least 1"
+            ));
+        }
+        config.max_connections = connections;
+    }
+    if !listen.address.ip().is_loopback() {
+        tracing::info!(source = name, %listen, "syslog source listens beyond loopback");
+    }
+    Ok(config)
+}
+
+impl SourceConfig {
+    fn has_syslog_keys(&self) -> bool {
+        self.listen.is_some()
+            || self.tls_cert.is_some()
+            || self.tls_key.is_some()
+            || self.max_message_bytes.is_some()
+            || self.max_connections.is_some()
+    }
+}
+
 /// One indexing thread leaves the second core of a small machine to parsing
 /// and detection; bigger machines get two.
 fn default_writer_threads() -> usize {
@@ -268,6 +466,101 @@ mod tests {
             (
                 "[[sources]]\nname = \"a\"\ntype = \"stdin\"\n[index]\ncommit_interval = \"soon\"\n",
                 "index.commit_interval",
+            ),
+        ] {
+            let error = plan(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn amqp_sources_read_their_url_from_a_file_or_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let url_file = dir.path().join("url");
+        std::fs::write(&url_file, "amqp://ingest:hunter2@127.0.0.1:5672/%2f\n").unwrap();
+        let text = format!(
+            "[[sources]]\nname = \"q\"\ntype = \"amqp\"\nqueue = \"logs\"\nurl_file = {:?}\nprefetch = 50\nexchange = \"ex\"\n",
+            url_file.display().to_string()
+        );
+        let planned = plan(&text).unwrap();
+        assert!(planned.sources[0].follows());
+        let InputPlan::Amqp(config) = &planned.sources[0].input else {
+            panic!("not an amqp plan");
+        };
+        assert_eq!(
+            config.url.expose(),
+            "amqp://ingest:hunter2@127.0.0.1:5672/%2f"
+        );
+        assert_eq!((config.queue.as_str(), config.prefetch), ("logs", 50));
+        assert!(!format!("{planned:?}").contains("hunter2"));
+
+        std::fs::write(&url_file, "http://ingest:hunter2@host/").unwrap();
+        let error = plan(&text).unwrap_err().to_string();
+        assert!(error.contains("must start with amqp://"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+
+        for (text, expected) in [
+            (
+                "[[sources]]\nname = \"q\"\ntype = \"amqp\"\nqueue = \"logs\"\nurl_env = \"FIREWATCH_TEST_UNSET_VARIABLE\"\n",
+                "environment variable FIREWATCH_TEST_UNSET_VARIABLE",
+            ),
+            (
+                "[[sources]]\nname = \"q\"\ntype = \"amqp\"\n",
+                "needs `queue`",
+            ),
+            (
+                "[[sources]]\nname = \"a\"\ntype = \"stdin\"\nqueue = \"logs\"\n",
+                "are for amqp sources",
+            ),
+        ] {
+            let error = plan(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn syslog_sources_need_an_address_and_parse_as_syslog() {
+        let planned = plan(
+            "[[sources]]\nname = \"net\"\ntype = \"syslog\"\nlisten = \"udp://127.0.0.1:5514\"\nmax_message_bytes = 1024\ntime_zone = \"Europe/Paris\"\n",
+        )
+        .unwrap();
+        let source = &planned.sources[0];
+        assert!(source.follows());
+        assert_eq!(source.parser.format, firewatch_parse::Format::Syslog);
+        let InputPlan::Syslog(config) = &source.input else {
+            panic!("not a syslog plan");
+        };
+        assert_eq!(config.listen.to_string(), "udp://127.0.0.1:5514");
+        assert_eq!(config.max_message_bytes, 1024);
+
+        for (text, expected) in [
+            (
+                "[[sources]]\nname = \"net\"\ntype = \"syslog\"\n",
+                "needs `listen`",
+            ),
+            (
+                "[[sources]]\nname = \"net\"\ntype = \"syslog\"\nlisten = \"127.0.0.1:5514\"\n",
+                "expected udp://",
+            ),
+            (
+                "[[sources]]\nname = \"net\"\ntype = \"syslog\"\nlisten = \"tls://127.0.0.1:6514\"\n",
+                "needs `tls_cert` and `tls_key`",
+            ),
+            (
+                "[[sources]]\nname = \"net\"\ntype = \"syslog\"\nlisten = \"tcp://127.0.0.1:5514\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n",
+                "need a tls:// listener",
+            ),
+            (
+                "[[sources]]\nname = \"net\"\ntype = \"syslog\"\nlisten = \"tls://127.0.0.1:6514\"\ntls_cert = \"c.pem\"\n",
+                "give both",
+            ),
+            (
+                "[[sources]]\nname = \"net\"\ntype = \"syslog\"\nlisten = \"tcp://127.0.0.1:5514\"\nmax_message_bytes = 10\n",
+                "max_message_bytes must be between",
+            ),
+            (
+                "[[sources]]\nname = \"a\"\ntype = \"stdin\"\nlisten = \"tcp://127.0.0.1:5514\"\n",
+                "are for syslog sources",
             ),
         ] {
             let error = plan(text).unwrap_err().to_string();

@@ -26,6 +26,8 @@ pub struct Processed {
     pub incident_changes: Vec<Incident>,
     /// Where the source stands once this batch is durable.
     pub position: Option<Position>,
+    /// The batch may repeat indexed records (see [`Batch::redelivered`]).
+    pub redelivered: bool,
 }
 
 /// An event and the incidents it counts towards.
@@ -160,6 +162,7 @@ impl Processor {
             events,
             incident_changes: self.detector.take_changes(),
             position: batch.position,
+            redelivered: batch.redelivered,
         }
     }
 

@@ -21,21 +21,28 @@
 //! adding the batch's events, and commits both together; batches arrive in
 //! the order the processor finished them, which is the order sources sent
 //! them, so a committed position never runs ahead of committed events.
+//! After each commit the index thread publishes the checkpoint it stored
+//! (`SourceContext::committed`): a queue source acknowledges its messages
+//! only then, and may ask for a commit before the interval is up when its
+//! window of unacknowledged messages fills.
 //!
 //! Shutdown: cancelling the token stops the sources; each sends what it has
 //! and returns; the channels then close one after the other, the index
 //! thread makes a last commit, and [`run`] returns the summary.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use firewatch_event::{Batch, Checkpoint, Incident, IncidentId, IncidentState};
 use firewatch_index::IndexWriter;
-use firewatch_ingest::{FileSource, Source, SourceContext, SourceCounters, StdinSource};
+use firewatch_ingest::{
+    AmqpSource, FileSource, Source, SourceContext, SourceCounters, StdinSource,
+};
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::PipelineError;
@@ -86,6 +93,16 @@ pub struct SourceSummary {
     pub bytes: u64,
     /// Files (streams) opened.
     pub files: u64,
+    /// Messages dropped because the pipeline was behind (UDP syslog).
+    pub dropped: u64,
+    /// Connections closed for breaking the protocol (syslog framing, TLS).
+    pub protocol_errors: u64,
+    /// Followed files that left their path by rotation.
+    pub rotations: u64,
+    /// Files found truncated or rewritten in place.
+    pub truncations: u64,
+    /// Times a network source lost its connection and connected again.
+    pub reconnects: u64,
     /// What parsing made of the lines.
     #[serde(flatten)]
     pub parsed: ParseCounts,
@@ -168,6 +185,10 @@ pub async fn run(
     // Sources, each with its forwarder, and the ticker.
     let (input_tx, input_rx) = mpsc::channel::<Input>(CHANNEL_BATCHES);
     let mut running = Vec::with_capacity(sources.len());
+    // Sources that may deliver a record again after it was indexed.
+    let mut redelivering = HashSet::new();
+    let mut commit_requests = Vec::new();
+    let (committed_tx, committed_rx) = watch::channel(resume.clone());
     for source in sources {
         let (batch_tx, batch_rx) = mpsc::channel::<Batch>(2);
         let counters = Arc::new(SourceCounters::default());
@@ -181,13 +202,27 @@ pub async fn run(
                 max_line_bytes,
                 multiline,
             )),
+            InputPlan::Amqp(config) => Box::new(AmqpSource::new(config)),
+            InputPlan::Syslog(config) => Box::new(
+                firewatch_ingest::SyslogSource::bind(config).map_err(|error| {
+                    PipelineError::Source {
+                        name: source.name.to_string(),
+                        message: error.to_string(),
+                    }
+                })?,
+            ),
         };
+        if reader.redelivers() {
+            redelivering.insert(source.name.clone());
+        }
+        commit_requests.extend(reader.commit_requests());
         tokio::spawn(forward(source.name.clone(), batch_rx, input_tx.clone()));
         let context = SourceContext {
             output: batch_tx,
             resume: resume.clone(),
             shutdown: shutdown.clone(),
             counters: counters.clone(),
+            committed: committed_rx.clone(),
         };
         let task = tokio::spawn(reader.run(context));
         running.push((source.name, counters, task));
@@ -199,7 +234,14 @@ pub async fn run(
     let (work_tx, work_rx) = sync_channel::<IndexWork>(CHANNEL_BATCHES);
     let index_thread = std::thread::Builder::new()
         .name("firewatch-index".into())
-        .spawn(move || index_loop(writer, work_rx, index, resume))
+        .spawn(move || {
+            let sources = SourceCommits {
+                redelivering,
+                commit_requests,
+                committed: committed_tx,
+            };
+            index_loop(writer, work_rx, index, resume, &sources)
+        })
         .map_err(PipelineError::Thread)?;
 
     // Processor thread.
@@ -260,6 +302,11 @@ pub async fn run(
                 lines: read.lines,
                 bytes: read.bytes,
                 files: read.files,
+                dropped: read.dropped,
+                protocol_errors: read.protocol_errors,
+                rotations: read.rotations,
+                truncations: read.truncations,
+                reconnects: read.reconnects,
                 parsed: processor.counts(name),
                 error: source_errors.get(name).cloned(),
             }
@@ -439,13 +486,38 @@ fn process_loop(
     }
 }
 
+/// What the index thread owes the sources besides indexing their batches.
+struct SourceCommits {
+    /// Sources that may deliver records again (their batches say when).
+    /// Such a source reads one stream at a time (a queue channel), and a
+    /// stream it has left is dead: its positions are dropped from the
+    /// checkpoint once the next stream has a position, so that the
+    /// checkpoint does not grow with every reconnection.
+    redelivering: HashSet<Arc<str>>,
+    /// Raised by sources that need a commit before the interval is up.
+    commit_requests: Vec<Arc<AtomicBool>>,
+    /// Where each committed checkpoint is published.
+    committed: watch::Sender<Checkpoint>,
+}
+
+impl SourceCommits {
+    /// Whether a source asked for a commit.
+    fn commit_requested(&self) -> bool {
+        self.commit_requests
+            .iter()
+            .any(|request| request.load(Ordering::Relaxed))
+    }
+}
+
 /// Adds what the processor sends to the index and commits on the plan's
-/// interval and size, and once more at the end. Returns the commits made.
+/// interval and size, when a source asks, and once more at the end; after
+/// each commit, tells the sources. Returns the commits made.
 fn index_loop(
     mut writer: IndexWriter,
     work: Receiver<IndexWork>,
     plan: IndexPlan,
     mut checkpoint: Checkpoint,
+    sources: &SourceCommits,
 ) -> Result<u64, PipelineError> {
     let mut commits = 0;
     let mut dirty = false;
@@ -455,17 +527,28 @@ fn index_loop(
         match work.recv_timeout(wait) {
             Ok(IndexWork::Batch(processed)) => {
                 for tagged in &processed.events {
-                    writer.add_event(&tagged.event, &tagged.incidents, false)?;
+                    writer.add_event(&tagged.event, &tagged.incidents, processed.redelivered)?;
                 }
                 for incident in &processed.incident_changes {
                     writer.upsert_incident(incident)?;
                 }
                 if let Some(position) = processed.position {
+                    if sources.redelivering.contains(&processed.source) {
+                        let dead: Vec<String> = checkpoint
+                            .streams(&processed.source)
+                            .filter(|old| old.stream != position.stream)
+                            .map(|old| old.stream.clone())
+                            .collect();
+                        for stream in dead {
+                            checkpoint.remove(&processed.source, &stream);
+                        }
+                    }
                     checkpoint.advance(&processed.source, position);
                 }
                 dirty = true;
-                if writer.pending_documents() >= plan.commit_documents {
-                    writer.commit(&checkpoint)?;
+                if writer.pending_documents() >= plan.commit_documents || sources.commit_requested()
+                {
+                    commit(&mut writer, &checkpoint, sources)?;
                     commits += 1;
                     dirty = false;
                     next_commit = Instant::now() + plan.commit_interval;
@@ -479,7 +562,7 @@ fn index_loop(
             }
             Err(RecvTimeoutError::Timeout) => {
                 if dirty {
-                    writer.commit(&checkpoint)?;
+                    commit(&mut writer, &checkpoint, sources)?;
                     commits += 1;
                     dirty = false;
                 }
@@ -489,8 +572,23 @@ fn index_loop(
         }
     }
     if dirty {
-        writer.commit(&checkpoint)?;
+        commit(&mut writer, &checkpoint, sources)?;
         commits += 1;
     }
     Ok(commits)
+}
+
+/// Commits, then tells the sources what is now durable. The commit answers
+/// every request made before it.
+fn commit(
+    writer: &mut IndexWriter,
+    checkpoint: &Checkpoint,
+    sources: &SourceCommits,
+) -> Result<(), PipelineError> {
+    for request in &sources.commit_requests {
+        request.store(false, Ordering::Relaxed);
+    }
+    writer.commit(checkpoint)?;
+    sources.committed.send_replace(checkpoint.clone());
+    Ok(())
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use firewatch_parse::{Format, Parser, ParserConfig};
+use firewatch_template::{MinerConfig, TemplateMiner};
 
 use crate::input::InputArgs;
 use crate::output::{event_json, write_json_line};
@@ -19,6 +20,12 @@ pub struct ParseArgs {
     /// How to parse the lines.
     #[arg(long, default_value = "auto", value_parser = ["auto", "json", "syslog", "logfmt", "plain"])]
     format: String,
+
+    /// Mine log templates: add `template_id` and `template` to each event.
+    /// A template's id is the hash of the first form it took in this input,
+    /// so the same input always gives the same ids.
+    #[arg(long)]
+    templates: bool,
 }
 
 pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
@@ -28,11 +35,20 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
         ..ParserConfig::default()
     });
     let source: Arc<str> = args.input.source_name().into();
+    let mut miner = args
+        .templates
+        .then(|| TemplateMiner::new(MinerConfig::default()));
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     args.input.for_each_batch(|batch| {
         for record in &batch.records {
             let event = parser.parse(record, &source, batch.received);
-            write_json_line(&mut out, &event_json(&event, &[]))?;
+            let mut json = event_json(&event, &[]);
+            if let Some(miner) = &mut miner {
+                let found = miner.add(&event.message);
+                json["template_id"] = found.id.to_string().into();
+                json["template"] = found.template.into();
+            }
+            write_json_line(&mut out, &json)?;
         }
         Ok(())
     })?;

@@ -180,13 +180,13 @@ fn write_summary(
     )?;
     writeln!(
         out,
-        "\n{:16}  {:>9}  {:>12}  {:>5}  {:>9}  {:>12}  {:>9}",
-        "SOURCE", "LINES", "BYTES", "FILES", "EVENTS", "PARSE ERRORS", "TRUNCATED"
+        "\n{:16}  {:>9}  {:>12}  {:>5}  {:>9}  {:>12}  {:>9}  {:>9}",
+        "SOURCE", "LINES", "BYTES", "FILES", "EVENTS", "PARSE ERRORS", "TRUNCATED", "DROPPED"
     )?;
     for source in &summary.sources {
         writeln!(
             out,
-            "{:16}  {:>9}  {:>12}  {:>5}  {:>9}  {:>12}  {:>9}",
+            "{:16}  {:>9}  {:>12}  {:>5}  {:>9}  {:>12}  {:>9}  {:>9}",
             source.name,
             source.lines,
             source.bytes,
@@ -194,6 +194,7 @@ fn write_summary(
             source.parsed.events,
             source.parsed.parse_errors,
             source.parsed.truncated,
+            source.dropped,
         )?;
     }
     if !summary.incidents.is_empty() {
