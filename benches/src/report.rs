@@ -181,10 +181,12 @@ impl Report {
             println!("{}", json!({ "machine": machine.to_json() }));
         } else {
             println!(
-                "machine: {} cores, {}, {} GiB memory; MB = 10^6 bytes, seconds = median of runs",
+                "machine: {} cores, {}, {} GiB memory, load average {} at start; \
+                 MB = 10^6 bytes, seconds = median of runs",
                 machine.cores,
                 machine.cpu,
-                machine.memory_bytes >> 30
+                machine.memory_bytes >> 30,
+                machine.load_average,
             );
         }
     }
@@ -197,7 +199,10 @@ impl Report {
             }
             return;
         }
-        println!("\n== {title} ==");
+        println!(
+            "\n== {title} == (load average {} at its end)",
+            load_average()
+        );
         let cells: Vec<[String; 12]> = rows.iter().map(Measurement::table_row).collect();
         let widths: Vec<usize> = (0..HEADER.len())
             .map(|column| {
@@ -252,6 +257,9 @@ pub struct Machine {
     pub cpu: String,
     /// Installed memory.
     pub memory_bytes: u64,
+    /// One-minute load average when the harness started: other work on a
+    /// shared machine skews every figure.
+    pub load_average: String,
 }
 
 impl Machine {
@@ -267,12 +275,28 @@ impl Machine {
             memory_bytes: proc_value(&meminfo, "MemTotal")
                 .and_then(|text| text.trim_end_matches("kB").trim().parse::<u64>().ok())
                 .map_or(0, |kib| kib << 10),
+            load_average: load_average(),
         }
     }
 
     fn to_json(&self) -> Value {
-        json!({ "cores": self.cores, "cpu": self.cpu, "memory_bytes": self.memory_bytes })
+        json!({
+            "cores": self.cores,
+            "cpu": self.cpu,
+            "memory_bytes": self.memory_bytes,
+            "load_average": self.load_average,
+        })
     }
+}
+
+/// The one-minute load average, as the kernel reports it.
+fn load_average() -> String {
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    loadavg
+        .split_whitespace()
+        .next()
+        .unwrap_or("unknown")
+        .to_owned()
 }
 
 /// The value of the first `key: value` line of a `/proc` file.

@@ -67,7 +67,7 @@ pub fn bench(bench: &Bench) -> anyhow::Result<Vec<Measurement>> {
     .compared_to(&tantivy_row)
     .with_command(&firewatch_run, &last_run)
     .with_note(format!(
-        "{} parse errors, {} incidents opened, {} commits, {}",
+        "parse errors: {}, incidents opened: {}, commits: {}, {}",
         summary["parse_errors"],
         summary["incidents_opened"],
         summary["commits"],
@@ -85,7 +85,9 @@ fn firewatch_binary(bench: &Bench) -> anyhow::Result<PathBuf> {
     if let Some(path) = &bench.firewatch {
         return Ok(path.clone());
     }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("the benches crate has no parent directory")?;
     let build = External::new("cargo")
         .args(["build", "--release", "-p", "firewatch", "--manifest-path"])
         .args([workspace.join("Cargo.toml")]);
