@@ -256,3 +256,78 @@ fn parse_with_templates_groups_messages_that_differ_in_variables() {
         "templates are opt-in"
     );
 }
+
+#[test]
+fn rules_test_passes_the_default_pack_and_fails_a_wrong_expectation_with_a_diff() {
+    let pack = success(firewatch().args(["rules", "test", "pipelines/rules"]));
+    let stdout = String::from_utf8(pack.stdout).unwrap();
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+    assert!(stdout.contains(", 0 failed"), "{stdout}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let rules = common::root().join("pipelines/rules/network.yml");
+    let test = dir.path().join("refused.test.yml");
+    fs::write(
+        &test,
+        format!(
+            "rules: [{}]
+tests:
+  - name: nine refusals are taken for ten
+    input:
+      - series: 'ts={{time}} level=error service=worker host=worker-01 msg=\"connect: connection refused\"'
+        start: 2026-11-20T09:05:00Z
+        every: 5s
+        count: 9
+    expect:
+      - at: 2026-11-20T09:06:00Z
+        incidents: [{{ rule: connection-refused, state: open }}]
+",
+            rules.display()
+        ),
+    )
+    .unwrap();
+    let output = firewatch()
+        .args(["rules", "test"])
+        .arg(&test)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains(&format!(
+            "FAILED  {}: nine refusals are taken for ten\n\
+             \x20 at 2026-11-20T09:06:00Z: incidents differ (- expected, + actual)\n\
+             \x20   - rule=connection-refused state=open\n\
+             \x20   + (no incident)\n",
+            test.display()
+        )),
+        "{stdout}"
+    );
+
+    let json = json_lines(
+        &firewatch()
+            .args(["rules", "test", "--json"])
+            .arg(&test)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(json.len(), 1);
+    assert_eq!(json[0]["passed"], false);
+    assert_eq!(
+        json[0]["failures"][0]["missing"][0]["rule"],
+        "connection-refused"
+    );
+
+    fs::write(&test, "rules: [x.yml]\ntests:\n  - name: t\n    input: []\n    expect: [{ at: soon, incidents: [] }]\n").unwrap();
+    let output = firewatch()
+        .args(["rules", "test"])
+        .arg(&test)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains(&format!("{}:5:20: invalid time \"soon\"", test.display())),
+        "{stdout}"
+    );
+}

@@ -184,3 +184,33 @@ fn quickstart_finds_exactly_the_story_incidents_and_search_finds_known_lines() {
     let everything = search(&data, &["*"]);
     assert_eq!(everything.len(), total_lines);
 }
+
+#[test]
+fn retention_removes_day_indexes_that_aged_out() {
+    let (data, _) = run_quickstart();
+    let stats = |data: &tempfile::TempDir| {
+        json_lines(&success(
+            firewatch()
+                .args(["index", "stats", "--json", "--data-dir"])
+                .arg(data.path()),
+        ))
+    };
+    assert_eq!(stats(&data).len(), 1, "the story's day is indexed");
+
+    // The story happened on 2026-11-20: with a one-day retention its day has
+    // aged out, and the next run removes it before reading anything.
+    let pipeline = fs::read_to_string(root().join("pipelines/quickstart.toml"))
+        .unwrap()
+        .replace("[index]\n", "[index]\nretention = \"1d\"\n");
+    assert!(pipeline.contains("retention"));
+    let path = data.path().join("retention.toml");
+    fs::write(&path, pipeline).unwrap();
+    success(
+        firewatch()
+            .arg("run")
+            .arg(&path)
+            .arg("--data-dir")
+            .arg(data.path()),
+    );
+    assert!(stats(&data).is_empty(), "{:?}", stats(&data));
+}

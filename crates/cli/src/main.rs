@@ -49,6 +49,11 @@ enum Command {
     Run(commands::run::RunArgs),
     /// Search indexed events (tantivy query syntax; message by default).
     Search(commands::search::SearchArgs),
+    /// The lines around one event, from the same source and host.
+    Context(commands::context::ContextArgs),
+    /// Size of the indexes, and removal of old days.
+    #[command(subcommand)]
+    Index(commands::index::IndexCommand),
     /// List and inspect incidents.
     #[command(subcommand)]
     Incidents(commands::incidents::IncidentsCommand),
@@ -67,6 +72,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Search(args) => commands::search::run(args),
+        Command::Context(args) => commands::context::run(args),
+        Command::Index(command) => commands::index::run(command),
         Command::Incidents(command) => commands::incidents::run(command),
         Command::Rules(command) => commands::rules::run(command),
         Command::Parse(args) => commands::parse::run(args),

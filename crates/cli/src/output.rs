@@ -1,8 +1,9 @@
 //! How results are shown: aligned text for people, JSON lines for scripts.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
-use firewatch_event::{Event, Incident, IncidentId, Timestamp};
+use firewatch_event::{Event, EventId, Incident, IncidentId, Timestamp};
+use firewatch_index::Highlighter;
 use serde_json::{Value, json};
 
 /// True when the error is a closed stdout (`firewatch search ... | head`):
@@ -53,6 +54,59 @@ pub fn short_time(time: Timestamp) -> String {
 
 /// Events as aligned columns: time, host, service, level, message.
 pub fn write_event_table(out: &mut impl Write, events: &[&Event]) -> anyhow::Result<()> {
+    write_event_rows(out, events, EventTableStyle::default())
+}
+
+/// What an event table shows beyond its columns.
+#[derive(Default)]
+pub struct EventTableStyle<'a> {
+    /// Each row starts with the event id, to pass to `firewatch context`.
+    pub ids: bool,
+    /// This event is marked with `>` in the margin (every row gets a margin).
+    pub marked: Option<EventId>,
+    /// Matched words of the message are shown bold and red.
+    pub highlighter: Option<&'a mut Highlighter>,
+}
+
+/// True when stdout is a terminal that may be coloured: not piped, and
+/// `NO_COLOR` (<https://no-color.org>) unset or empty.
+pub fn colour_stdout() -> bool {
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+}
+
+/// Width of the terminal: `COLUMNS` when the shell exports it, else 80.
+pub fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|columns| columns.trim().parse().ok())
+        .filter(|columns| *columns >= 40)
+        .unwrap_or(80)
+}
+
+/// `text` with the byte `ranges` (in order, within bounds) in bold red.
+fn highlighted(text: &str, ranges: &[std::ops::Range<usize>]) -> String {
+    let mut shown = String::with_capacity(text.len() + ranges.len() * 11);
+    let mut done = 0;
+    for range in ranges {
+        if range.start < done || text.get(range.clone()).is_none() {
+            continue;
+        }
+        shown.push_str(&text[done..range.start]);
+        shown.push_str("\x1b[1;31m");
+        shown.push_str(&text[range.clone()]);
+        shown.push_str("\x1b[0m");
+        done = range.end;
+    }
+    shown.push_str(&text[done..]);
+    shown
+}
+
+/// [`write_event_table`] in the given style.
+pub fn write_event_rows(
+    out: &mut impl Write,
+    events: &[&Event],
+    mut style: EventTableStyle<'_>,
+) -> anyhow::Result<()> {
     let width = |pick: fn(&Event) -> Option<&str>| {
         events
             .iter()
@@ -64,6 +118,16 @@ pub fn write_event_table(out: &mut impl Write, events: &[&Event]) -> anyhow::Res
     let host_width = width(|event| event.host.as_deref());
     let service_width = width(|event| event.service.as_deref());
     for event in events {
+        if let Some(marked) = style.marked {
+            write!(out, "{} ", if event.id == marked { '>' } else { ' ' })?;
+        }
+        if style.ids {
+            write!(out, "{}  ", event.id)?;
+        }
+        let message = match style.highlighter.as_deref_mut() {
+            Some(highlighter) => highlighted(&event.message, &highlighter.ranges(&event.message)),
+            None => event.message.clone(),
+        };
         writeln!(
             out,
             "{}  {:host_width$}  {:service_width$}  {:7}  {}",
@@ -71,7 +135,7 @@ pub fn write_event_table(out: &mut impl Write, events: &[&Event]) -> anyhow::Res
             event.host.as_deref().unwrap_or("-"),
             event.service.as_deref().unwrap_or("-"),
             event.level.as_str(),
-            event.message.replace('\n', "\n    "),
+            message.replace('\n', "\n    "),
         )?;
     }
     Ok(())
@@ -139,4 +203,19 @@ pub fn write_incident_detail(out: &mut impl Write, incident: &Incident) -> anyho
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn highlights_wrap_ranges_and_skip_bad_ones() {
+        let text = "Connection refused: connection lost";
+        assert_eq!(
+            highlighted(text, &[0..10, 11..18, 5..12, 30..99]),
+            "\x1b[1;31mConnection\x1b[0m \x1b[1;31mrefused\x1b[0m: connection lost"
+        );
+        assert_eq!(highlighted(text, &[]), text);
+    }
 }

@@ -16,6 +16,13 @@
 //! While a recovery runs (below), the payload also carries it:
 //! `"recovery": {"target": {...}, "days": ["2026.11.26"]}`.
 //!
+//! The incidents index's payload (only it: the day indexes do not need it)
+//! also carries the detector's state when the writer is given one
+//! (`"rule_state": {...}`, opaque JSON to this crate): the rule windows and
+//! open incidents after exactly the events up to the round's checkpoint.
+//! Being in the same payload as the checkpoint, the two always match: a
+//! writer resumes from the state of the round it resumes from.
+//!
 //! tantivy swaps `meta.json` atomically, so each index, on its own, is at
 //! exactly one commit after a crash: the last one that completed.
 //!
@@ -104,6 +111,19 @@ pub(crate) struct CommitPayload {
     /// Present while a recovery is still running after this round.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) recovery: Option<OwedReplay>,
+    /// The detector's state after the round's events (incidents index
+    /// only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) rule_state: Option<serde_json::Value>,
+}
+
+/// The incidents index's payload: the round's, with the detector's state
+/// (borrowed, so that a large state is not copied to be written).
+#[derive(Serialize)]
+pub(crate) struct IncidentsPayload<'a> {
+    #[serde(flatten)]
+    pub(crate) round: &'a CommitPayload,
+    pub(crate) rule_state: &'a serde_json::Value,
 }
 
 /// A recovery carried from round to round until its target is reached, so
@@ -146,6 +166,8 @@ pub(crate) struct ResumePlan {
     pub(crate) generation: u64,
     /// What the sources resume from: the checkpoint of the last complete round.
     pub(crate) checkpoint: Checkpoint,
+    /// The detector's state stored with that checkpoint.
+    pub(crate) rule_state: Option<serde_json::Value>,
     /// Set when a round was interrupted, or a recovery was still running.
     pub(crate) recovery: Option<Recovery>,
 }
@@ -216,6 +238,7 @@ impl ResumePlan {
             return ResumePlan {
                 generation: completed.generation,
                 checkpoint: completed.checkpoint,
+                rule_state: completed.rule_state,
                 recovery: carried,
             };
         };
@@ -254,6 +277,7 @@ impl ResumePlan {
         ResumePlan {
             generation: newest.generation,
             checkpoint: completed.checkpoint,
+            rule_state: completed.rule_state,
             recovery: Some(recovery),
         }
     }
@@ -318,6 +342,7 @@ mod tests {
             checkpoint: checkpoint(&[("app", "a", offset)]),
             touched: touched.iter().map(|day| (*day).to_owned()).collect(),
             recovery: None,
+            rule_state: None,
         })
     }
 
@@ -328,6 +353,7 @@ mod tests {
             ResumePlan {
                 generation: 0,
                 checkpoint: Checkpoint::default(),
+                rule_state: None,
                 recovery: None,
             }
         );

@@ -41,6 +41,9 @@ pub enum IndexError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A count or histogram was asked of a field or bucket width it cannot use.
+    #[error("{0}")]
+    InvalidAggregation(String),
     /// The index configuration cannot work.
     #[error("invalid index configuration: {0}")]
     InvalidConfig(String),

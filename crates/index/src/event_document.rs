@@ -96,7 +96,7 @@ pub(crate) struct LogsSchema {
     pub(crate) host: Field,
     pub(crate) service: Field,
     pub(crate) level: Field,
-    level_rank: Field,
+    pub(crate) level_rank: Field,
     line: Field,
     pub(crate) message: Field,
     fields: Field,

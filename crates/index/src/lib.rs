@@ -26,7 +26,12 @@
 //!   `"connection refused"`, `fields.status:503`, `fields.duration_ms:>500`,
 //!   `level:error`, `level_rank:>=5`), plus exact filters and a time range, in event-time
 //!   order ([`SearchRequest`], [`SearchResults`]); it also lists incidents
-//!   and days.
+//!   and days. It also counts without reading documents: the top values
+//!   of a field ([`IndexReader::count_by`]) and matches per time bucket
+//!   ([`IndexReader::histogram`]); and it shows the lines around one event
+//!   ([`IndexReader::context`]) and the size of each day
+//!   ([`IndexReader::days`]).
+//! - [`retention::remove_days_older_than`] forgets whole days.
 //!
 //! ```
 //! use firewatch_event::{Checkpoint, Event, EventId, Level, Timestamp};
@@ -57,22 +62,31 @@
 //! thread. Next, read `firewatch-pipeline` for how batches reach the writer
 //! and when it commits.
 
+mod aggregate;
 mod commit;
+mod context;
 mod day;
 mod error;
 mod event_document;
+mod highlight;
 mod incident_document;
 mod order;
 mod query;
 mod reader;
+pub mod retention;
 mod time;
 mod tokenizer;
 mod writer;
 
+pub use aggregate::{MAX_BUCKETS, ValueCounts};
+pub use context::EventContext;
 pub use error::IndexError;
+pub use highlight::Highlighter;
 pub use order::Order;
 pub use reader::{DayStats, EventHit, IndexReader, SearchRequest, SearchResults};
 pub use writer::{IndexConfig, IndexWriter};
 
+#[cfg(test)]
+mod search_tests;
 #[cfg(test)]
 mod tests;

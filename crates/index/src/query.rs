@@ -9,7 +9,7 @@
 
 use std::ops::Bound;
 
-use firewatch_event::{EventId, IncidentId, Timestamp};
+use firewatch_event::{EventId, IncidentId, Level, Timestamp};
 use tantivy::Term;
 use tantivy::query::{
     AllQuery, BooleanQuery, Occur, Query, QueryParser, QueryParserError, RangeQuery, TermQuery,
@@ -26,7 +26,8 @@ const QUERYABLE_FIELDS: &str = "message (default), host, service, level, level_r
                                 fields.NAME, incident, problem, event_id, timestamp";
 
 /// Filter fields a [`SearchRequest`] accepts.
-const FILTER_FIELDS: &str = "host, service, level, source, incident, event_id or problem";
+const FILTER_FIELDS: &str =
+    "host, service, level, min_level, source, incident, event_id or problem";
 
 /// Turns search requests into queries over the logs schema.
 pub(crate) struct QueryBuilder {
@@ -102,6 +103,16 @@ impl QueryBuilder {
             "incident" => {
                 let id: IncidentId = value.parse().map_err(|error| invalid(format!("{error}")))?;
                 text_term(self.schema.incident, &id.to_string())
+            }
+            "min_level" => {
+                let level = Level::parse(value).ok_or_else(|| {
+                    invalid("not a level; expected e.g. info, warn, error".into())
+                })?;
+                let rank = Term::from_field_u64(self.schema.level_rank, u64::from(level.rank()));
+                return Ok(Box::new(RangeQuery::new(
+                    Bound::Included(rank),
+                    Bound::Unbounded,
+                )));
             }
             "event_id" => {
                 let id: EventId = value.parse().map_err(|error| invalid(format!("{error}")))?;

@@ -30,7 +30,9 @@ pub struct SearchRequest {
     pub query: String,
     /// Exact-value filters, ANDed: `("host", "web-03")`, `("service", "api")`,
     /// `("level", "error")`, `("source", ..)`, `("incident", "<16 hex>")`,
-    /// `("event_id", "<16 hex>")`, `("problem", "unparsed")`.
+    /// `("event_id", "<16 hex>")`, `("problem", "unparsed")`, and
+    /// `("min_level", "warn")` for that level and above (any spelling
+    /// [`Level::parse`](firewatch_event::Level::parse) reads).
     pub filters: Vec<(String, String)>,
     /// Earliest event time, inclusive.
     pub since: Option<Timestamp>,
@@ -82,12 +84,15 @@ pub struct DayStats {
     pub documents: u64,
     /// Bytes its files take on disk.
     pub bytes: u64,
+    /// Segments in its last commit: many small ones slow searches down
+    /// until the writer's merges catch up.
+    pub segments: usize,
 }
 
 /// One day index opened for a search.
-struct DaySearcher {
-    path: PathBuf,
-    searcher: Searcher,
+pub(crate) struct DaySearcher {
+    pub(crate) path: PathBuf,
+    pub(crate) searcher: Searcher,
 }
 
 /// Reads a data directory written by [`crate::IndexWriter`].
@@ -129,6 +134,16 @@ impl IndexReader {
     /// the time range overlaps.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResults, IndexError> {
         let query = self.queries.build(request)?;
+        self.search_query(&*query, request)
+    }
+
+    /// [`IndexReader::search`] with the query already built from `request`
+    /// (and possibly narrowed further); `request` gives the days, order and limit.
+    pub(crate) fn search_query(
+        &self,
+        query: &dyn Query,
+        request: &SearchRequest,
+    ) -> Result<SearchResults, IndexError> {
         let mut days = days_overlapping(&list_days(&self.logs_dir)?, request.since, request.until);
         if request.order == Order::Descending {
             days.reverse();
@@ -151,11 +166,11 @@ impl IndexReader {
                 .saturating_sub(results.hits.len())
                 .min(usize::try_from(day.searcher.num_docs()).unwrap_or(usize::MAX));
             if wanted == 0 {
-                results.total_matches += day.search(&*query, &Count)? as u64;
+                results.total_matches += day.search(query, &Count)? as u64;
                 continue;
             }
             let collector = (Count, TopDocs::with_limit(wanted).order_by(order));
-            let (count, top) = day.search(&*query, &collector)?;
+            let (count, top) = day.search(query, &collector)?;
             results.total_matches += count as u64;
             for (_, address) in top {
                 results.hits.push(self.event_at(&day, address)?);
@@ -225,9 +240,41 @@ impl IndexReader {
                 day: date,
                 documents: day.searcher.num_docs(),
                 bytes: directory_bytes(&day.path)?,
+                segments: day.searcher.segment_readers().len(),
             });
         }
         Ok(stats)
+    }
+
+    /// The data directory read.
+    pub(crate) fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The field queries search by default.
+    pub(crate) fn message_field(&self) -> tantivy::schema::Field {
+        self.logs.message
+    }
+
+    /// The query of a request, for the collectors of sibling modules.
+    pub(crate) fn build_query(
+        &self,
+        request: &SearchRequest,
+    ) -> Result<Box<dyn Query>, IndexError> {
+        self.queries.build(request)
+    }
+
+    /// The day indexes that overlap `[since, until)`, oldest first, opened.
+    pub(crate) fn open_days(
+        &self,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> Result<Vec<DaySearcher>, IndexError> {
+        let mut opened = Vec::new();
+        for day in days_overlapping(&list_days(&self.logs_dir)?, since, until) {
+            opened.extend(self.open_day(day)?);
+        }
+        Ok(opened)
     }
 
     /// Opens the index of `day` for searching; `None` while a writer is
@@ -284,7 +331,7 @@ impl IndexReader {
 }
 
 impl DaySearcher {
-    fn search<C: tantivy::collector::Collector>(
+    pub(crate) fn search<C: tantivy::collector::Collector>(
         &self,
         query: &dyn Query,
         collector: &C,

@@ -507,6 +507,35 @@ fn a_reopened_writer_resumes_from_the_last_committed_checkpoint() {
     assert_eq!(search(&reader, "*"), [1]);
 }
 
+#[test]
+fn the_rule_state_comes_back_with_the_checkpoint_it_was_committed_with() {
+    let dir = TempDir::new().unwrap();
+    let state = serde_json::json!({"version": 1, "rules": [{"id": "burst", "groups": []}]});
+    {
+        let mut writer = open_writer(dir.path());
+        assert_eq!(writer.resume_rule_state(), None);
+        writer
+            .add_event(&event(1, "2026-11-26T10:00:00Z", "one"), &[], false)
+            .unwrap();
+        writer
+            .commit_with_rule_state(&checkpoint(100), &state)
+            .unwrap();
+    }
+    {
+        let mut writer = open_writer(dir.path());
+        assert_eq!(writer.resume_checkpoint(), &checkpoint(100));
+        assert_eq!(writer.resume_rule_state(), Some(&state));
+        // A round without a state stores none: nothing stale comes back.
+        writer.commit(&checkpoint(200)).unwrap();
+    }
+    assert_eq!(open_writer(dir.path()).resume_rule_state(), None);
+    // The day index's payload stays small: no state in it.
+    let metas = open_day_index(dir.path(), "2026.11.26")
+        .load_metas()
+        .unwrap();
+    assert!(!metas.payload.unwrap().contains("rule_state"));
+}
+
 /// A day index opened directly, as the writer would open it.
 fn open_day_index(dir: &Path, day: &str) -> Index {
     let mut index = Index::open_in_dir(dir.join("logs").join(day)).unwrap();
@@ -540,7 +569,9 @@ fn an_interrupted_round_resumes_from_the_round_before_and_replays_without_duplic
         writer.add_event(&early, &[], false).unwrap();
         writer.commit(&checkpoint(100)).unwrap();
         writer.add_event(&before, &[], false).unwrap();
-        writer.commit(&checkpoint(200)).unwrap();
+        writer
+            .commit_with_rule_state(&checkpoint(200), &serde_json::json!({"after": 200}))
+            .unwrap();
     }
     // Round 3 was to commit both days; only 2026.11.26 made it before the crash.
     commit_behind_the_writers_back(
@@ -552,11 +583,17 @@ fn an_interrupted_round_resumes_from_the_round_before_and_replays_without_duplic
             checkpoint: checkpoint(400),
             touched: vec!["2026.11.25".into(), "2026.11.26".into()],
             recovery: None,
+            rule_state: Some(serde_json::json!({"after": 400})),
         },
     );
 
     let mut writer = open_writer(dir.path());
     assert_eq!(writer.resume_checkpoint(), &checkpoint(200));
+    assert_eq!(
+        writer.resume_rule_state(),
+        Some(&serde_json::json!({"after": 200})),
+        "the state of the round resumed from, not of the interrupted one"
+    );
     assert!(writer.in_recovery());
     // The source re-reads from offset 200: both events again, without upsert.
     writer.add_event(&replayed_25, &[], false).unwrap();
@@ -601,6 +638,7 @@ fn recovery_replaces_an_untimed_event_that_lands_on_another_day_when_read_again(
             checkpoint: checkpoint(50),
             touched: vec!["2026.11.26".into()],
             recovery: None,
+            rule_state: None,
         },
     );
     let mut writer = open_writer(dir.path());
@@ -633,6 +671,7 @@ fn after_recovery_events_are_added_plainly_again() {
             checkpoint: checkpoint(50),
             touched: vec!["2026.11.26".into()],
             recovery: None,
+            rule_state: None,
         },
     );
     let mut writer = open_writer(dir.path());

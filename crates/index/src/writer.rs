@@ -20,7 +20,7 @@ use tantivy::tokenizer::TokenizerManager;
 use tantivy::{Index, TantivyError, Term};
 
 use crate::IndexError;
-use crate::commit::{CommitPayload, Recovery, ResumePlan, reaches};
+use crate::commit::{CommitPayload, IncidentsPayload, Recovery, ResumePlan, reaches};
 use crate::day::{day_name, day_of, list_days};
 use crate::event_document::LogsSchema;
 use crate::incident_document::IncidentsSchema;
@@ -137,6 +137,14 @@ fn commit_with_payload(writer: &mut tantivy::IndexWriter, payload: &str) -> tant
     Ok(())
 }
 
+/// A commit payload as JSON text.
+fn payload_text(payload: &impl serde::Serialize, path: &Path) -> Result<String, IndexError> {
+    serde_json::to_string(payload).map_err(|error| IndexError::BadPayload {
+        path: path.to_owned(),
+        reason: error.to_string(),
+    })
+}
+
 /// An open day index.
 struct DayWriter {
     path: PathBuf,
@@ -211,6 +219,8 @@ pub struct IndexWriter {
     /// The last round committed (or found on disk).
     generation: u64,
     resume: Checkpoint,
+    /// The detector's state stored with `resume`.
+    resume_rule_state: Option<serde_json::Value>,
     /// While set, every added event replaces any document with its id.
     recovery: Option<Recovery>,
     pending_documents: u64,
@@ -282,6 +292,7 @@ impl IndexWriter {
             incidents,
             generation: plan.generation,
             resume: plan.checkpoint,
+            resume_rule_state: plan.rule_state,
             recovery: plan.recovery,
             pending_documents: 0,
             failed: false,
@@ -292,6 +303,15 @@ impl IndexWriter {
     /// checkpoint when the data directory is new.
     pub fn resume_checkpoint(&self) -> &Checkpoint {
         &self.resume
+    }
+
+    /// The detector's state committed with
+    /// [`IndexWriter::resume_checkpoint`] (by
+    /// [`IndexWriter::commit_with_rule_state`]): it describes the detector
+    /// after exactly the events up to that checkpoint. `None` when the
+    /// round resumed from stored none.
+    pub fn resume_rule_state(&self) -> Option<&serde_json::Value> {
+        self.resume_rule_state.as_ref()
     }
 
     /// Whether the writer is replaying after an interrupted commit round:
@@ -386,7 +406,30 @@ impl IndexWriter {
     /// Makes everything added so far durable, together with `checkpoint`:
     /// one commit round (see [`IndexWriter`]). After an error the writer
     /// refuses further work; reopening recovers from the disk.
+    ///
+    /// The round stores no detector state: a writer reopened at it has no
+    /// [`IndexWriter::resume_rule_state`].
     pub fn commit(&mut self, checkpoint: &Checkpoint) -> Result<(), IndexError> {
+        self.commit_round_with(checkpoint, None)
+    }
+
+    /// [`IndexWriter::commit`], storing with `checkpoint` the detector's
+    /// state after exactly the events up to it (opaque JSON, in the
+    /// incidents index's commit payload only), for
+    /// [`IndexWriter::resume_rule_state`] after a restart.
+    pub fn commit_with_rule_state(
+        &mut self,
+        checkpoint: &Checkpoint,
+        rule_state: &serde_json::Value,
+    ) -> Result<(), IndexError> {
+        self.commit_round_with(checkpoint, Some(rule_state))
+    }
+
+    fn commit_round_with(
+        &mut self,
+        checkpoint: &Checkpoint,
+        rule_state: Option<&serde_json::Value>,
+    ) -> Result<(), IndexError> {
         self.ensure_usable()?;
         let generation = self.generation + 1;
         let touched: Vec<Date> = self
@@ -408,8 +451,9 @@ impl IndexWriter {
                 .as_ref()
                 .filter(|_| !recovery_done)
                 .map(Recovery::to_owed),
+            rule_state: None,
         };
-        if let Err(error) = self.commit_round(&touched, &payload) {
+        if let Err(error) = self.commit_round(&touched, &payload, rule_state) {
             self.failed = true;
             return Err(error);
         }
@@ -431,11 +475,9 @@ impl IndexWriter {
         &mut self,
         touched: &[Date],
         payload: &CommitPayload,
+        rule_state: Option<&serde_json::Value>,
     ) -> Result<(), IndexError> {
-        let text = serde_json::to_string(payload).map_err(|error| IndexError::BadPayload {
-            path: self.incidents_path.clone(),
-            reason: error.to_string(),
-        })?;
+        let text = payload_text(payload, &self.incidents_path)?;
         for day in touched {
             if let Some(day_writer) = self.days.get_mut(day) {
                 commit_with_payload(&mut day_writer.writer, &text).map_err(|source| {
@@ -447,9 +489,23 @@ impl IndexWriter {
                 day_writer.pending_operations = 0;
             }
         }
-        commit_with_payload(&mut self.incidents, &text).map_err(|source| IndexError::Tantivy {
-            path: self.incidents_path.clone(),
-            source,
+        // Only the incidents index, committed last, carries the detector's
+        // state: the day indexes never need it.
+        let incidents_text = match rule_state {
+            Some(rule_state) => payload_text(
+                &IncidentsPayload {
+                    round: payload,
+                    rule_state,
+                },
+                &self.incidents_path,
+            )?,
+            None => text,
+        };
+        commit_with_payload(&mut self.incidents, &incidents_text).map_err(|source| {
+            IndexError::Tantivy {
+                path: self.incidents_path.clone(),
+                source,
+            }
         })
     }
 

@@ -135,6 +135,9 @@ pub struct IndexSettings {
     pub memory_budget_mb: Option<usize>,
     /// Indexing threads (default: 1 on machines with up to 2 cores, else 2).
     pub writer_threads: Option<usize>,
+    /// Keep day indexes this long (`14d`); older whole days are removed.
+    /// Default: kept forever.
+    pub retention: Option<String>,
 }
 
 impl PipelineConfig {
@@ -202,12 +205,14 @@ commit_interval = "2s"
 commit_documents = 1000
 memory_budget_mb = 64
 writer_threads = 2
+retention = "14d"
 "#;
         let config = PipelineConfig::from_toml(text, Path::new("p.toml")).unwrap();
         assert_eq!(config.sources[0].kind, SourceKind::File);
         assert_eq!(config.sources[0].start_at, StartAtConfig::End);
         assert_eq!(config.sources[0].format, Format::Json);
         assert_eq!(config.index.commit_documents, Some(1000));
+        assert_eq!(config.index.retention.as_deref(), Some("14d"));
     }
 
     #[test]

@@ -33,6 +33,7 @@
 mod config;
 mod plan;
 mod processor;
+mod rule_tests;
 mod run;
 
 use std::path::PathBuf;
@@ -42,6 +43,10 @@ pub use config::{
 };
 pub use plan::{DEFAULT_AMQP_URL_ENV, DEFAULT_DATA_DIR, IndexPlan, InputPlan, Plan, SourcePlan};
 pub use processor::{ParseCounts, Processed, Processor, ProcessorSource, TaggedEvent};
+pub use rule_tests::{
+    CheckFailure, ExpectedIncident, RuleTestError, RuleTestFile, RuleTestOutcome,
+    find_rule_test_files,
+};
 pub use run::{IncidentChange, Progress, RunObserver, RunSummary, SourceSummary, run};
 
 /// Why a pipeline could not be planned or run.

@@ -88,6 +88,10 @@ pub struct IndexPlan {
     pub commit_interval: Duration,
     /// Commit when this many events wait.
     pub commit_documents: u64,
+    /// Day indexes whose whole day is older than this (before now) are
+    /// removed ([`firewatch_index::retention::remove_days_older_than`]);
+    /// `None` keeps every day.
+    pub retention: Option<jiff::SignedDuration>,
 }
 
 impl PipelineConfig {
@@ -223,6 +227,19 @@ impl PipelineConfig {
                     .ok_or_else(|| invalid("index.commit_interval must be positive".into()))?
             }
         };
+        let retention = match &self.index.retention {
+            None => None,
+            Some(text) => Some(
+                parse_duration(text)
+                    .ok()
+                    .filter(|duration| *duration >= jiff::SignedDuration::from_hours(24))
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "index.retention {text:?} must be a duration of at least one day, e.g. \"14d\""
+                        ))
+                    })?,
+            ),
+        };
         let mut index_config = IndexConfig::default();
         if let Some(megabytes) = self.index.memory_budget_mb {
             if megabytes < 32 {
@@ -247,6 +264,7 @@ impl PipelineConfig {
                 config: index_config,
                 commit_interval,
                 commit_documents: self.index.commit_documents.unwrap_or(200_000).max(1),
+                retention,
             },
         })
     }
@@ -441,6 +459,18 @@ mod tests {
         assert_eq!(plan.index.commit_interval, Duration::from_secs(5));
         assert!(!plan.sources[0].follows());
         assert!(plan.rules.is_empty());
+        assert_eq!(plan.index.retention, None);
+    }
+
+    #[test]
+    fn retention_is_carried_in_the_index_plan() {
+        let plan =
+            plan("[[sources]]\nname = \"app\"\ntype = \"stdin\"\n[index]\nretention = \"14d\"\n")
+                .unwrap();
+        assert_eq!(
+            plan.index.retention,
+            Some(jiff::SignedDuration::from_hours(14 * 24))
+        );
     }
 
     #[test]
@@ -466,6 +496,10 @@ mod tests {
             (
                 "[[sources]]\nname = \"a\"\ntype = \"stdin\"\n[index]\ncommit_interval = \"soon\"\n",
                 "index.commit_interval",
+            ),
+            (
+                "[[sources]]\nname = \"a\"\ntype = \"stdin\"\n[index]\nretention = \"2h\"\n",
+                "index.retention",
             ),
         ] {
             let error = plan(text).unwrap_err().to_string();

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use firewatch_event::{Batch, Event, Incident, IncidentId, Position, Timestamp};
 use firewatch_parse::{Parser, ParserConfig};
-use firewatch_rules::{Detector, Match, RuleSet};
+use firewatch_rules::{Detector, DetectorState, Match, RuleSet};
+use serde::Deserialize;
 
 /// What one batch became.
 #[derive(Debug)]
@@ -166,6 +167,15 @@ impl Processor {
         }
     }
 
+    /// Moves event time on to `now` for every source, as if all had shown
+    /// events up to it: quiet periods that end by then resolve. For replays
+    /// and rule tests, where time is given rather than read off a clock.
+    /// Returns the incidents that changed.
+    pub fn advance_to(&mut self, now: Timestamp) -> Vec<Incident> {
+        self.detector.advance_to(now);
+        self.detector.take_changes()
+    }
+
     /// `source` sent its last batch: it no longer holds event time back.
     /// Returns the incidents that changed (resolved) as a result.
     pub fn finish_source(&mut self, source: &str) -> Vec<Incident> {
@@ -199,6 +209,45 @@ impl Processor {
             }
         }
         self.detector.take_changes()
+    }
+
+    /// Goes on from a detector state saved by an earlier run
+    /// ([`Processor::rule_state`]): its windows and open incidents, so that
+    /// a restart neither forgets a half-filled window nor reopens an open
+    /// incident. Call before the first batch. A state that does not read
+    /// (another version, damaged) is reported and the detector starts
+    /// empty. Returns the incidents open after the restore.
+    pub fn restore_rule_state(&mut self, state: &serde_json::Value) -> Vec<Incident> {
+        let state = match DetectorState::deserialize(state) {
+            Ok(state) => state,
+            Err(error) => {
+                tracing::warn!(
+                    %error,
+                    "the stored rule state cannot be read: rule windows and open incidents \
+                     start empty"
+                );
+                return Vec::new();
+            }
+        };
+        let groups = state.group_count();
+        let mut detector = Detector::restore(Arc::clone(self.detector.rules()), state);
+        for name in self.sources.keys() {
+            detector.expect_source(name);
+        }
+        self.detector = detector;
+        let open = self.detector.incidents();
+        tracing::info!(
+            groups,
+            open_incidents = open.len(),
+            "rule windows and open incidents restored"
+        );
+        open
+    }
+
+    /// The detector's state as JSON, to store with the positions of the
+    /// events processed so far (see [`Processor::restore_rule_state`]).
+    pub fn rule_state(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(self.detector.snapshot())
     }
 
     /// The latest event time seen.

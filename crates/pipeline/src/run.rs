@@ -21,6 +21,17 @@
 //! adding the batch's events, and commits both together; batches arrive in
 //! the order the processor finished them, which is the order sources sent
 //! them, so a committed position never runs ahead of committed events.
+//! Each commit also stores the detector's state (rule windows, open
+//! incidents, per-source event time) as it was after exactly the batches
+//! whose positions it stores, so that a restart resumes both together. The
+//! processor owns the detector, the index thread decides when to commit: it
+//! raises a flag (and wakes an idle processor through its input), and the
+//! processor answers after its current item with the state, sent down the
+//! same channel as the batches. The index thread commits when the state
+//! arrives, with the checkpoint folded up to it, so a commit comes later
+//! than its interval or size asked by the batches already on their way (at
+//! most two channels' worth). The last state goes with the last commit.
+//!
 //! After each commit the index thread publishes the checkpoint it stored
 //! (`SourceContext::committed`): a queue source acknowledges its messages
 //! only then, and may ask for a commit before the interval is up when its
@@ -31,6 +42,7 @@
 //! thread makes a last commit, and [`run`] returns the summary.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
@@ -138,12 +150,19 @@ enum Input {
     Finished(Arc<str>),
     /// A second passed: report progress; let idle followed sources' time pass.
     Tick,
+    /// The index thread wants to commit: wakes an idle processor, which
+    /// answers with the detector's state (see [`StateRequest`]).
+    StateWanted,
 }
 
 /// Work for the index thread.
 enum IndexWork {
     Batch(Processed),
     Incidents(Vec<Incident>),
+    /// The detector's state after everything sent before it, as asked by
+    /// the index thread; `None` when it could not be serialised (the
+    /// commit then stores none, and the next run starts empty).
+    RuleState(Option<serde_json::Value>),
 }
 
 /// Batches in flight between stages. Small: a batch holds up to a thousand
@@ -181,6 +200,15 @@ pub async fn run(
         }),
         rules,
     );
+    let restored: HashSet<IncidentId> = writer
+        .resume_rule_state()
+        .map(|state| processor.restore_rule_state(state))
+        .unwrap_or_default()
+        .iter()
+        .map(|incident| incident.id)
+        .collect();
+    // Raised by the index thread when it wants to commit.
+    let rule_state_wanted = Arc::new(AtomicBool::new(false));
 
     // Sources, each with its forwarder, and the ticker.
     let (input_tx, input_rx) = mpsc::channel::<Input>(CHANNEL_BATCHES);
@@ -228,10 +256,15 @@ pub async fn run(
         running.push((source.name, counters, task));
     }
     let source_count = running.len();
+    let state_request = StateRequest {
+        wanted: Arc::clone(&rule_state_wanted),
+        wake: input_tx.clone(),
+    };
     tokio::spawn(tick(input_tx));
 
     // Index thread.
     let (work_tx, work_rx) = sync_channel::<IndexWork>(CHANNEL_BATCHES);
+    let index_data_dir = data_dir.clone();
     let index_thread = std::thread::Builder::new()
         .name("firewatch-index".into())
         .spawn(move || {
@@ -240,7 +273,16 @@ pub async fn run(
                 commit_requests,
                 committed: committed_tx,
             };
-            index_loop(writer, work_rx, index, resume, &sources)
+            let housekeeping = Housekeeping::new(index_data_dir, index.retention);
+            index_loop(
+                writer,
+                work_rx,
+                index,
+                resume,
+                &sources,
+                &state_request,
+                housekeeping,
+            )
         })
         .map_err(PipelineError::Thread)?;
 
@@ -254,14 +296,20 @@ pub async fn run(
         .spawn({
             let shutdown = shutdown.clone();
             move || {
-                let mut lifecycle = Lifecycle::new(observer, counters, started);
-                process_loop(
+                let mut lifecycle = Lifecycle::new(observer, counters, started, restored);
+                let finished = process_loop(
                     &mut processor,
                     input_rx,
-                    work_tx,
+                    &work_tx,
                     source_count,
                     &mut lifecycle,
+                    &rule_state_wanted,
                 );
+                if finished {
+                    // The last commit stores the final state.
+                    let _ = work_tx.send(IndexWork::RuleState(rule_state(&processor)));
+                }
+                drop(work_tx);
                 // A failed index thread drops its receiver; stop the sources too.
                 shutdown.cancel();
                 (processor, lifecycle)
@@ -366,6 +414,9 @@ struct Lifecycle {
     counters: Vec<Arc<SourceCounters>>,
     started: Instant,
     states: HashMap<IncidentId, IncidentState>,
+    /// Incidents open before the run started (restored): their first change
+    /// is an update, not an opening.
+    restored: HashSet<IncidentId>,
     opened: u64,
     resolved: u64,
     events: u64,
@@ -377,12 +428,14 @@ impl Lifecycle {
         observer: Box<dyn RunObserver>,
         counters: Vec<Arc<SourceCounters>>,
         started: Instant,
+        restored: HashSet<IncidentId>,
     ) -> Self {
         Self {
             observer,
             counters,
             started,
             states: HashMap::new(),
+            restored,
             opened: 0,
             resolved: 0,
             events: 0,
@@ -392,7 +445,11 @@ impl Lifecycle {
 
     fn changed(&mut self, incidents: &[Incident]) {
         for incident in incidents {
-            let previous = self.states.insert(incident.id, incident.state);
+            let previous = self.states.insert(incident.id, incident.state).or_else(|| {
+                self.restored
+                    .contains(&incident.id)
+                    .then_some(IncidentState::Open)
+            });
             let change = match (previous, incident.state) {
                 (None, IncidentState::Open) => {
                     self.opened += 1;
@@ -446,44 +503,77 @@ impl Lifecycle {
     }
 }
 
+/// Processes the sources' input until every source has finished; after
+/// each item, answers the index thread's wish for the detector's state.
+/// Returns false when the index thread stopped taking work.
 fn process_loop(
     processor: &mut Processor,
     mut input: mpsc::Receiver<Input>,
-    output: SyncSender<IndexWork>,
+    output: &SyncSender<IndexWork>,
     mut running_sources: usize,
     lifecycle: &mut Lifecycle,
-) {
+    rule_state_wanted: &AtomicBool,
+) -> bool {
     while running_sources > 0 {
         let Some(work) = input.blocking_recv() else {
-            return;
+            return true;
         };
-        let changes = match work {
+        let sent = match work {
             Input::Batch(batch) => {
                 let processed = processor.process(batch, |_, _| {});
                 lifecycle.events += processed.events.len() as u64;
                 lifecycle.changed(&processed.incident_changes);
-                if output.send(IndexWork::Batch(processed)).is_err() {
-                    return;
-                }
+                let sent = output.send(IndexWork::Batch(processed)).is_ok();
                 lifecycle.progress(false);
-                continue;
+                sent
             }
             Input::Finished(source) => {
                 running_sources -= 1;
-                processor.finish_source(&source)
+                send_changes(processor.finish_source(&source), output, lifecycle)
             }
             Input::Tick => {
                 lifecycle.progress(true);
-                processor.idle_tick(Instant::now())
+                send_changes(processor.idle_tick(Instant::now()), output, lifecycle)
             }
+            Input::StateWanted => true,
         };
-        if !changes.is_empty() {
-            lifecycle.changed(&changes);
-            if output.send(IndexWork::Incidents(changes)).is_err() {
-                return;
-            }
+        if !sent {
+            return false;
+        }
+        if rule_state_wanted.swap(false, Ordering::Relaxed)
+            && output
+                .send(IndexWork::RuleState(rule_state(processor)))
+                .is_err()
+        {
+            return false;
         }
     }
+    true
+}
+
+/// Reports incident changes and sends them to the index thread; false when
+/// it stopped taking work.
+fn send_changes(
+    changes: Vec<Incident>,
+    output: &SyncSender<IndexWork>,
+    lifecycle: &mut Lifecycle,
+) -> bool {
+    if changes.is_empty() {
+        return true;
+    }
+    lifecycle.changed(&changes);
+    output.send(IndexWork::Incidents(changes)).is_ok()
+}
+
+/// The detector's state to commit; `None` (logged) if it cannot be
+/// serialised.
+fn rule_state(processor: &Processor) -> Option<serde_json::Value> {
+    processor
+        .rule_state()
+        .inspect_err(|error| {
+            tracing::error!(%error, "the rule state cannot be serialised: committing without it");
+        })
+        .ok()
 }
 
 /// What the index thread owes the sources besides indexing their batches.
@@ -509,16 +599,37 @@ impl SourceCommits {
     }
 }
 
+/// How the index thread asks the processor for the detector's state.
+struct StateRequest {
+    /// Checked by the processor after each item it handles.
+    wanted: Arc<AtomicBool>,
+    /// Wakes the processor when it is idle; when its queue is full it is
+    /// busy, and sees `wanted` after its current item.
+    wake: mpsc::Sender<Input>,
+}
+
+impl StateRequest {
+    fn ask(&self) {
+        if !self.wanted.swap(true, Ordering::Relaxed) {
+            let _ = self.wake.try_send(Input::StateWanted);
+        }
+    }
+}
+
 /// Adds what the processor sends to the index and commits on the plan's
 /// interval and size, when a source asks, and once more at the end; after
-/// each commit, tells the sources. Returns the commits made.
+/// each commit, tells the sources. Each commit waits for the detector's
+/// state, asked for through `state_request`. Returns the commits made.
 fn index_loop(
     mut writer: IndexWriter,
     work: Receiver<IndexWork>,
     plan: IndexPlan,
     mut checkpoint: Checkpoint,
     sources: &SourceCommits,
+    state_request: &StateRequest,
+    mut housekeeping: Housekeeping,
 ) -> Result<u64, PipelineError> {
+    housekeeping.run();
     let mut commits = 0;
     let mut dirty = false;
     let mut next_commit = Instant::now() + plan.commit_interval;
@@ -548,10 +659,7 @@ fn index_loop(
                 dirty = true;
                 if writer.pending_documents() >= plan.commit_documents || sources.commit_requested()
                 {
-                    commit(&mut writer, &checkpoint, sources)?;
-                    commits += 1;
-                    dirty = false;
-                    next_commit = Instant::now() + plan.commit_interval;
+                    state_request.ask();
                 }
             }
             Ok(IndexWork::Incidents(incidents)) => {
@@ -560,11 +668,18 @@ fn index_loop(
                 }
                 dirty = true;
             }
-            Err(RecvTimeoutError::Timeout) => {
+            Ok(IndexWork::RuleState(rule_state)) => {
                 if dirty {
-                    commit(&mut writer, &checkpoint, sources)?;
+                    commit(&mut writer, &checkpoint, rule_state.as_ref(), sources)?;
                     commits += 1;
                     dirty = false;
+                    housekeeping.run_if_due();
+                }
+                next_commit = Instant::now() + plan.commit_interval;
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if dirty {
+                    state_request.ask();
                 }
                 next_commit = Instant::now() + plan.commit_interval;
             }
@@ -572,10 +687,58 @@ fn index_loop(
         }
     }
     if dirty {
-        commit(&mut writer, &checkpoint, sources)?;
+        // The processor stopped without its last state: the positions are
+        // stored without one, so the next run starts with empty windows
+        // rather than with a state that misses the last events.
+        commit(&mut writer, &checkpoint, None, sources)?;
         commits += 1;
     }
     Ok(commits)
+}
+
+/// Retention: removes day indexes that have aged out. It runs on the index
+/// thread, between commits, so the writer never opens a day while it is
+/// being removed (and the removal skips any day a writer holds locked).
+struct Housekeeping {
+    data_dir: PathBuf,
+    retention: Option<jiff::SignedDuration>,
+    last_run: Instant,
+}
+
+impl Housekeeping {
+    /// Days age out slowly: looking once an hour is plenty.
+    const EVERY: Duration = Duration::from_secs(3600);
+
+    fn new(data_dir: PathBuf, retention: Option<jiff::SignedDuration>) -> Self {
+        Self {
+            data_dir,
+            retention,
+            last_run: Instant::now(),
+        }
+    }
+
+    fn run_if_due(&mut self) {
+        if self.last_run.elapsed() >= Self::EVERY {
+            self.run();
+        }
+    }
+
+    fn run(&mut self) {
+        self.last_run = Instant::now();
+        let Some(retention) = self.retention else {
+            return;
+        };
+        let Ok(cutoff) = jiff::Timestamp::now().checked_sub(retention) else {
+            return;
+        };
+        match firewatch_index::retention::remove_days_older_than(&self.data_dir, cutoff) {
+            Ok(removed) if !removed.is_empty() => {
+                tracing::info!(days = ?removed, %cutoff, "removed day indexes past retention");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "retention could not remove old day indexes"),
+        }
+    }
 }
 
 /// Commits, then tells the sources what is now durable. The commit answers
@@ -583,12 +746,16 @@ fn index_loop(
 fn commit(
     writer: &mut IndexWriter,
     checkpoint: &Checkpoint,
+    rule_state: Option<&serde_json::Value>,
     sources: &SourceCommits,
 ) -> Result<(), PipelineError> {
     for request in &sources.commit_requests {
         request.store(false, Ordering::Relaxed);
     }
-    writer.commit(checkpoint)?;
+    match rule_state {
+        Some(rule_state) => writer.commit_with_rule_state(checkpoint, rule_state)?,
+        None => writer.commit(checkpoint)?,
+    }
     sources.committed.send_replace(checkpoint.clone());
     Ok(())
 }

@@ -18,12 +18,17 @@
 //! - when every source has finished, the watermark is the latest time seen;
 //! - an idle followed source is moved on by its owner
 //!   ([`EventClock::advance_source`]) so that quiet periods pass;
-//! - the watermark never moves backwards.
+//! - the watermark never moves backwards;
+//! - after a restart, the sources of the last run come back finished (one
+//!   that is not part of the new run holds nothing back) with the time each
+//!   had reached; one that the new run declares again runs from there.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use firewatch_event::Timestamp;
+
+use crate::snapshot::SourceTime;
 
 /// Per-source event times and the watermark derived from them.
 #[derive(Debug, Default)]
@@ -45,9 +50,39 @@ impl EventClock {
     }
 
     /// Declares a source that will send events; it holds the watermark back
-    /// until it shows an event or finishes.
+    /// until it shows an event or finishes. A source restored from the last
+    /// run runs again, from the time it had reached.
     pub fn expect(&mut self, source: &str) {
-        self.sources.entry(source.into()).or_default();
+        self.sources.entry(source.into()).or_default().finished = false;
+    }
+
+    /// Every source's latest time, to restore after a restart.
+    pub fn snapshot(&self) -> Vec<SourceTime> {
+        self.sources
+            .iter()
+            .map(|(name, clock)| SourceTime {
+                name: name.to_string(),
+                latest: clock.latest,
+            })
+            .collect()
+    }
+
+    /// A clock at the state of [`EventClock::snapshot`], every source
+    /// finished until declared again.
+    pub fn restore(sources: Vec<SourceTime>, watermark: Option<Timestamp>) -> Self {
+        Self {
+            sources: sources
+                .into_iter()
+                .map(|source| {
+                    let clock = SourceClock {
+                        latest: source.latest,
+                        finished: true,
+                    };
+                    (source.name.into(), clock)
+                })
+                .collect(),
+            watermark,
+        }
     }
 
     /// `source` showed an event at `time`; returns the watermark.
@@ -158,6 +193,26 @@ mod tests {
         assert_eq!(clock.watermark(), Some(second(10)));
         clock.finish("a");
         assert_eq!(clock.finish("b"), Some(second(50)));
+    }
+
+    #[test]
+    fn restored_sources_hold_time_back_only_once_declared_again() {
+        let mut clock = EventClock::default();
+        let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
+        clock.expect("a");
+        clock.expect("b");
+        clock.observe(&a, second(50));
+        clock.observe(&b, second(30));
+        let mut restored = EventClock::restore(clock.snapshot(), clock.watermark());
+        assert_eq!(restored.watermark(), Some(second(30)));
+        // Only `b` runs again: `a`, absent from this run, holds nothing back.
+        restored.expect("b");
+        assert_eq!(restored.observe(&b, second(40)), Some(second(40)));
+        assert_eq!(
+            restored.observe(&b, second(20)),
+            Some(second(40)),
+            "never back"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::incidents::{IncidentBook, Role};
 use crate::prefilter::{Prefilter, Scan};
 use crate::rule::{Kind, Rule};
 use crate::ruleset::RuleSet;
+use crate::snapshot::DetectorState;
 
 /// One rule matching one event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +60,30 @@ impl Detector {
             clock: EventClock::default(),
             watching_expected: false,
         }
+    }
+
+    /// A detector that goes on from a state saved by
+    /// [`Detector::snapshot`], possibly by an earlier run with other rules:
+    /// groups of rules that are gone or whose definition changed are
+    /// dropped (see [`DetectorState`]). Sources of the saved run no longer
+    /// hold event time back until declared again with
+    /// [`Detector::expect_source`].
+    pub fn restore(rules: Arc<RuleSet>, state: DetectorState) -> Self {
+        let mut detector = Self::new(rules);
+        detector.clock = EventClock::restore(state.sources, state.watermark);
+        detector.book.restore(detector.rules.rules(), state.rules);
+        detector
+    }
+
+    /// The state to restore after a restart: windows, open incidents and
+    /// per-source event times. Incident changes not yet taken
+    /// ([`Detector::take_changes`]) are not part of it.
+    pub fn snapshot(&self) -> DetectorState {
+        DetectorState::new(
+            self.book.snapshot(self.rules.rules()),
+            self.clock.snapshot(),
+            self.clock.watermark(),
+        )
     }
 
     /// The rules this detector runs.

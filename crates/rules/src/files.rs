@@ -1,10 +1,10 @@
 //! Finding and reading rule files.
 //!
 //! A rules path is a file (read whatever its name) or a directory: every
-//! `*.yml` and `*.yaml` under it, recursively, in path order, so that the
-//! same directory always loads the same way. Hidden entries (`.git`) are
-//! skipped, and symbolic links to directories are not followed, which rules
-//! out cycles.
+//! `*.yml` and `*.yaml` under it but rule tests (`*.test.yml`), recursively,
+//! in path order, so that the same directory always loads the same way.
+//! Hidden entries (`.git`) are skipped, and symbolic links to directories
+//! are not followed, which rules out cycles.
 
 use std::fs;
 use std::io::{self, Read};
@@ -67,9 +67,17 @@ fn walk(directory: &Path, found: &mut Vec<PathBuf>, failures: &mut Vec<(PathBuf,
     }
 }
 
+/// `*.yml` and `*.yaml`, except rule tests (`*.test.yml`, `*.test.yaml`),
+/// which live beside the rules they drill.
 fn is_rule_file_name(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|extension| extension == "yml" || extension == "yaml")
+    let is_yaml = path
+        .extension()
+        .is_some_and(|extension| extension == "yml" || extension == "yaml");
+    let is_test = path
+        .file_stem()
+        .and_then(|stem| Path::new(stem).extension())
+        .is_some_and(|extension| extension == "test");
+    is_yaml && !is_test
 }
 
 /// Why a rule file's text could not be had.
@@ -130,6 +138,8 @@ mod tests {
             "a.yaml",
             "b/nested/c.yml",
             "notes.txt",
+            "z.test.yml",
+            "b/nested/c.test.yaml",
             ".hidden/x.yml",
         ] {
             fs::write(root.join(name), "").unwrap();

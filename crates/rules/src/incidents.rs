@@ -20,6 +20,10 @@
 //! An `absence` incident resolves only when the expected line comes back,
 //! not after a quiet period.
 //!
+//! The groups (with their open incidents) can be written out and taken back
+//! across a restart; the heap is rebuilt from them (see the `snapshot`
+//! module).
+//!
 //! Caps, so that memory stays bounded however long the input:
 //! - [`MAX_RESOLVED_INCIDENTS`] resolved incidents are remembered, oldest
 //!   resolution forgotten first (an unreported change is still reported);
@@ -41,6 +45,7 @@ use crate::limits::{
     MAX_TRIGGER_EVENTS,
 };
 use crate::rule::{Kind, Rule};
+use crate::snapshot::{GroupSnapshot, RuleState, definition, fits};
 use crate::state::{
     BucketCounts, Buckets, DistinctValues, GroupState, KnownValues, LastSeen, StepEvents,
     WINDOW_BUCKETS,
@@ -110,7 +115,7 @@ pub(crate) struct IncidentBook {
 }
 
 /// One rule's state for one incident key.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug)]
 struct Group {
     state: GroupState,
     /// Slot of the open incident in the store.
@@ -355,6 +360,78 @@ impl IncidentBook {
     /// Incidents changed since the last call, each once, in its latest state.
     pub fn take_changes(&mut self) -> Vec<Incident> {
         self.store.take_changes()
+    }
+
+    /// Every group of every rule, by rule id, with its open incident.
+    pub fn snapshot(&self, rules: &[Rule]) -> Vec<RuleState> {
+        rules
+            .iter()
+            .zip(&self.groups)
+            .filter(|(_, groups)| !groups.is_empty())
+            .map(|(rule, groups)| RuleState {
+                id: rule.id.to_string(),
+                definition: definition(rule),
+                groups: groups
+                    .iter()
+                    .map(|(key, group)| GroupSnapshot {
+                        key: key.to_string(),
+                        state: group.state.clone(),
+                        open: group
+                            .open
+                            .and_then(|slot| self.store.incident(slot))
+                            .cloned(),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Takes back groups saved by [`IncidentBook::snapshot`], into an empty
+    /// book: those of rules that are gone, or whose definition changed,
+    /// are dropped (see the `snapshot` module). Deadlines are armed anew.
+    pub fn restore(&mut self, rules: &[Rule], saved: Vec<RuleState>) {
+        let by_id: HashMap<&str, usize> = rules
+            .iter()
+            .enumerate()
+            .map(|(index, rule)| (&*rule.id, index))
+            .collect();
+        for saved in saved {
+            let Some(&rule_index) = by_id.get(saved.id.as_str()) else {
+                continue;
+            };
+            let (Some(rule), Some(groups)) =
+                (rules.get(rule_index), self.groups.get_mut(rule_index))
+            else {
+                continue;
+            };
+            if definition(rule) != saved.definition {
+                continue;
+            }
+            for GroupSnapshot { key, state, open } in saved.groups {
+                if !fits(&rule.kind, &state)
+                    || groups.contains_key(key.as_str())
+                    || (rule.kind.remembers_groups() && groups.len() >= MAX_REMEMBERED_GROUPS)
+                {
+                    continue;
+                }
+                let open = open
+                    .filter(|incident| incident.state == IncidentState::Open)
+                    .map(|incident| self.store.adopt(incident, rule.resolve_after));
+                let group = groups.entry(key.as_str().into()).or_insert(Group {
+                    state,
+                    open,
+                    armed: Timestamp::MAX,
+                });
+                arm(
+                    &mut self.deadlines,
+                    group,
+                    rule_index,
+                    &key,
+                    rule,
+                    &self.store,
+                );
+            }
+        }
     }
 
     /// Groups holding a window or an open incident.
@@ -648,12 +725,20 @@ impl IncidentStore {
                 .collect(),
             samples: fired.into_iter().take(MAX_SAMPLES).collect(),
         };
+        let slot = self.adopt(incident, rule.resolve_after);
+        self.mark_changed(slot);
+        (slot, id)
+    }
+
+    /// Keeps an incident opened elsewhere (restored after a restart) in a
+    /// slot, as not changed: it is stored already.
+    fn adopt(&mut self, incident: Incident, resolve_after: SignedDuration) -> usize {
         let tracked = Tracked {
             incident,
-            resolve_after: rule.resolve_after,
+            resolve_after,
             changed: false,
         };
-        let slot = match self.free.pop() {
+        match self.free.pop() {
             Some(slot) => {
                 self.slots[slot] = Some(tracked);
                 slot
@@ -662,9 +747,11 @@ impl IncidentStore {
                 self.slots.push(Some(tracked));
                 self.slots.len() - 1
             }
-        };
-        self.mark_changed(slot);
-        (slot, id)
+        }
+    }
+
+    fn incident(&self, slot: usize) -> Option<&Incident> {
+        Some(&self.slots.get(slot)?.as_ref()?.incident)
     }
 
     /// Counts a further match of an open incident.

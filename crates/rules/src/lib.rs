@@ -22,6 +22,8 @@
 //!   time, so that replaying a file gives the same incidents as watching it
 //!   live, late events included. It reports each [`Match`] and keeps the
 //!   [`Incident`](firewatch_event::Incident)s: opened, updated, resolved.
+//!   Its windows and open incidents can be saved and restored across a
+//!   restart ([`Detector::snapshot`], [`Detector::restore`]).
 //!
 //! The rule file format (v1; the README's "Rule format" has every key,
 //! conditions and rule types included):
@@ -83,6 +85,7 @@ mod routing;
 mod rule;
 mod rule_types;
 mod ruleset;
+mod snapshot;
 mod state;
 mod syntax;
 mod template;
@@ -94,3 +97,4 @@ pub use detector::{Detector, Match};
 pub use diagnostic::{Diagnostic, RulesError};
 pub use rule::{DEFAULT_RESOLVE_AFTER, Rule, Threshold};
 pub use ruleset::{RuleSet, lint};
+pub use snapshot::{DETECTOR_STATE_VERSION, DetectorState};

@@ -28,7 +28,7 @@ use crate::limits::{BUCKETS_PER_WINDOW, MAX_KNOWN_VALUES, MAX_SEQUENCE_STEPS};
 use crate::window::MatchWindow;
 
 /// What one group of one rule remembers, by rule type.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) enum GroupState {
     /// `any` and `threshold`: matches not yet part of an incident.
     Matches(MatchWindow),
@@ -59,7 +59,7 @@ impl GroupState {
 }
 
 /// Matching and population counts per time bucket, sorted by bucket.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct BucketCounts {
     buckets: VecDeque<Bucket>,
 }
@@ -162,7 +162,7 @@ impl BucketCounts {
 }
 
 /// Recent events of a sequence's two steps, each sorted by time.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct StepEvents {
     firsts: VecDeque<Sample>,
     thens: VecDeque<Sample>,
@@ -240,7 +240,7 @@ fn insert_sorted(steps: &mut VecDeque<Sample>, sample: Sample) {
 }
 
 /// Values a `new_value` rule knows in one group.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct KnownValues {
     /// Event time of the group's earliest event: learning lasts from it.
     pub first_seen: Timestamp,
@@ -273,7 +273,7 @@ impl KnownValues {
 
 /// Distinct values of a `cardinality` rule in one group, each with the
 /// latest time it was seen.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct DistinctValues {
     latest: HashMap<String, Timestamp>,
 }
@@ -338,7 +338,7 @@ impl DistinctValues {
 }
 
 /// When an `absence` rule's group last showed its expected line.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct LastSeen {
     /// Event time of the latest expected line (or when watching began,
     /// for a group listed in `expect`).

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// Matches of one rule for one group that have not opened an incident yet,
 /// sorted by event time (equal times in arrival order).
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct MatchWindow {
     entries: VecDeque<Sample>,
 }
