@@ -20,8 +20,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::firewatch;
-use firewatch_index::{IndexReader, SearchRequest};
+use common::{firewatch, indexed_events};
 use lapin::options::{
     BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
     QueueDeleteOptions,
@@ -204,19 +203,9 @@ impl Fixture {
         }
     }
 
-    /// Every event in the index, as (message, parse error, problems) JSON.
+    /// Every event in the index.
     fn events(&self) -> Vec<firewatch_event::Event> {
-        if !self.data_dir().join("logs").exists() {
-            return Vec::new();
-        }
-        let reader = IndexReader::open(&self.data_dir()).unwrap();
-        let results = reader
-            .search(&SearchRequest {
-                limit: usize::MAX,
-                ..SearchRequest::default()
-            })
-            .unwrap();
-        results.hits.into_iter().map(|hit| hit.event).collect()
+        indexed_events(&self.data_dir())
     }
 
     /// Waits until the index holds at least `events` events.

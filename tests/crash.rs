@@ -23,8 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::firewatch;
-use firewatch_index::{IndexReader, SearchRequest};
+use common::{firewatch, indexed_events};
 
 /// How the writer rotates its file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -247,20 +246,9 @@ impl Setup {
 
     /// Every event message in the index.
     fn messages(&self) -> Vec<String> {
-        if !self.data_dir().join("logs").exists() {
-            return Vec::new();
-        }
-        let reader = IndexReader::open(&self.data_dir()).unwrap();
-        let results = reader
-            .search(&SearchRequest {
-                limit: usize::MAX,
-                ..SearchRequest::default()
-            })
-            .unwrap();
-        results
-            .hits
+        indexed_events(&self.data_dir())
             .into_iter()
-            .map(|hit| hit.event.message)
+            .map(|event| event.message)
             .collect()
     }
 
@@ -593,17 +581,9 @@ fn a_100_mb_line_without_newline_keeps_memory_bounded_and_gives_one_cut_event() 
         peak_kib < 100 * 1024,
         "peak RSS {peak_kib} KiB: the line was held in memory"
     );
-    let reader = IndexReader::open(&setup.data_dir()).unwrap();
-    let hits = reader
-        .search(&SearchRequest {
-            limit: 10,
-            ..SearchRequest::default()
-        })
-        .unwrap()
-        .hits;
-    assert_eq!(hits.len(), 2);
-    let cut = &hits[0].event;
-    assert!(cut.problem.truncated);
-    assert_eq!(cut.message.len(), 1 << 20);
-    assert_eq!(hits[1].event.message, "after");
+    let events = indexed_events(&setup.data_dir());
+    assert_eq!(events.len(), 2);
+    assert!(events[0].problem.truncated);
+    assert_eq!(events[0].message.len(), 1 << 20);
+    assert_eq!(events[1].message, "after");
 }

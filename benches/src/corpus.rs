@@ -57,6 +57,26 @@ impl fmt::Display for Size {
     }
 }
 
+/// How much a corpus holds: a size, or a line count (`--lines` of the
+/// generator) for stages that compare formats on the same events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Extent {
+    /// At least this many bytes, ending at the first line past them.
+    Bytes(Size),
+    /// Exactly this many lines.
+    Lines(u64),
+}
+
+impl fmt::Display for Extent {
+    /// `256M`, or `1000000 lines`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Extent::Bytes(size) => size.fmt(f),
+            Extent::Lines(lines) => write!(f, "{lines} lines"),
+        }
+    }
+}
+
 /// The corpus formats the stages read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CorpusFormat {
@@ -90,8 +110,8 @@ pub struct Corpus {
     pub path: PathBuf,
     /// What is in it.
     pub format: CorpusFormat,
-    /// The size it was asked for (the file ends at the first line past it).
-    pub size: Size,
+    /// The size or line count it was asked for.
+    pub extent: Extent,
     /// Its exact size.
     pub bytes: u64,
     /// Its line count (one event per line).
@@ -99,18 +119,26 @@ pub struct Corpus {
 }
 
 impl Corpus {
-    /// Finds the corpus of this format and size in `work_dir`, generating it
-    /// with `gen-corpus.py` from `shared_dir` when it is missing or has the
-    /// wrong size.
+    /// Finds the corpus of this format and extent in `work_dir`, generating
+    /// it with `gen-corpus.py` from `shared_dir` when it is missing or has
+    /// the wrong size.
     pub fn ensure(
         work_dir: &Path,
         shared_dir: &Path,
         format: CorpusFormat,
-        size: Size,
+        extent: Extent,
     ) -> anyhow::Result<Corpus> {
-        let path = work_dir.join(format!("corpus-{}-{size}.log", format.name()));
-        if !has_generated_size(&path, size) {
-            generate(shared_dir, format, size, &path)?;
+        let name = match extent {
+            Extent::Bytes(size) => format!("corpus-{}-{size}.log", format.name()),
+            Extent::Lines(lines) => format!("corpus-{}-{lines}-lines.log", format.name()),
+        };
+        let path = work_dir.join(name);
+        let complete = match extent {
+            Extent::Bytes(size) => has_generated_size(&path, size),
+            Extent::Lines(lines) => path.is_file() && count_lines(&path)? == lines,
+        };
+        if !complete {
+            generate(shared_dir, format, extent, &path)?;
         }
         let bytes = std::fs::metadata(&path)
             .with_context(|| format!("cannot read the size of {}", path.display()))?
@@ -119,7 +147,7 @@ impl Corpus {
         Ok(Corpus {
             path,
             format,
-            size,
+            extent,
             bytes,
             lines,
         })
@@ -127,7 +155,7 @@ impl Corpus {
 
     /// How the input is named in reports, e.g. `json 256M`.
     pub fn describe(&self) -> String {
-        format!("{} {}", self.format.name(), self.size)
+        format!("{} {}", self.format.name(), self.extent)
     }
 
     /// The corpus split into records, one per line, as a source would hand them over.
@@ -181,22 +209,25 @@ fn has_generated_size(path: &Path, size: Size) -> bool {
 fn generate(
     shared_dir: &Path,
     format: CorpusFormat,
-    size: Size,
+    extent: Extent,
     path: &Path,
 ) -> anyhow::Result<()> {
     let generator = shared_dir.join("bench/gen-corpus.py");
     let partial = path.with_extension("partial");
     eprintln!(
-        "generating {} ({} bytes of {}; about 2 minutes per GiB)",
+        "generating {} ({extent} of {}; about 2 minutes per GiB)",
         path.display(),
-        size.0,
         format.name()
     );
+    let (option, count) = match extent {
+        Extent::Bytes(size) => ("--bytes", size.0),
+        Extent::Lines(lines) => ("--lines", lines),
+    };
     let status = Command::new("python3")
         .arg(&generator)
         .args([
-            "--bytes",
-            &size.0.to_string(),
+            option,
+            &count.to_string(),
             "--format",
             format.name(),
             "--seed",
@@ -274,7 +305,7 @@ mod tests {
         let corpus = Corpus {
             path: path.clone(),
             format: CorpusFormat::Json,
-            size: Size(24),
+            extent: Extent::Bytes(Size(24)),
             bytes: 24,
             lines: count_lines(&path).unwrap(),
         };

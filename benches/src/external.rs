@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use crate::report::{Timing, median_of};
 
 /// Where GNU time is expected; without it, peak memory goes unreported.
-const GNU_TIME: &str = "/usr/bin/time";
+pub const GNU_TIME: &str = "/usr/bin/time";
 
 /// One command line to run, with its input and what to do with its output.
 #[derive(Clone, Debug)]
@@ -169,7 +169,7 @@ impl External {
 }
 
 /// GNU time's `%M` is in KiB and comes last (after a note on a failed exit).
-fn parse_peak_rss(text: &str) -> Option<u64> {
+pub fn parse_peak_rss(text: &str) -> Option<u64> {
     let kib: u64 = text.lines().last()?.trim().parse().ok()?;
     Some(kib << 10)
 }

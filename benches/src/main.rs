@@ -7,6 +7,7 @@
 //! | `detect` | `Detector` over pre-parsed JSON events, 10 and 1,000 keyword rules | `rg -j1 -F -i` with the same phrases |
 //! | `index` | `IndexWriter` adding pre-parsed events and committing | tantivy-cli, 1 indexing thread |
 //! | `run` | the `firewatch run` binary, end to end, 1,000 rules | `cat` and tantivy-cli with 2 threads |
+//! | `intake` | `firewatch run` fed over loopback: syslog TCP and UDP, RabbitMQ | `firewatch run` reading the same events from a file |
 //!
 //! Corpora come from the shared generator and are kept in a scratch
 //! directory between runs. Nothing here asserts a speed: the output is for
@@ -17,6 +18,7 @@ mod corpus;
 mod detect;
 mod external;
 mod index;
+mod intake;
 mod parse;
 mod patterns;
 mod report;
@@ -30,13 +32,15 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 
-use crate::corpus::{Corpus, CorpusFormat, Size};
+use crate::corpus::{Corpus, CorpusFormat, Extent, Size};
 use crate::report::{Machine, Measurement, Report};
 
 /// Corpus size of the stage benchmarks unless `--size` says otherwise.
 const STAGE_SIZE: Size = Size(256 << 20);
 /// Corpus size of the end-to-end run unless `--size` says otherwise.
 const RUN_SIZE: Size = Size(1 << 30);
+/// Lines of each intake corpus unless `--size` says otherwise.
+const INTAKE_LINES: u64 = 1_000_000;
 /// Timed runs of a stage benchmark unless `--repeat` says otherwise.
 const STAGE_REPEAT: usize = 3;
 /// Timed runs of the end-to-end run unless `--repeat` says otherwise.
@@ -60,11 +64,11 @@ struct Cli {
     shared: Option<PathBuf>,
 
     /// Corpus size for every stage, e.g. 64M [default: 256M for parse,
-    /// detect and index; 1G for run].
+    /// detect and index; 1G for run; 1,000,000 lines for intake].
     #[arg(long, value_name = "SIZE")]
     size: Option<Size>,
 
-    /// Timed runs per figure; the median is reported [default: 3; 1 for run].
+    /// Timed runs per figure; the median is reported [default: 3; 1 for run and intake].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     repeat: Option<u32>,
 
@@ -93,6 +97,8 @@ enum Stage {
     Index,
     /// `firewatch run`, end to end.
     Run,
+    /// `firewatch run` fed by syslog and RabbitMQ over loopback.
+    Intake,
     /// Every stage above, in that order.
     All,
 }
@@ -140,7 +146,14 @@ impl Bench {
 
     /// The corpus of this format and size, generated if needed.
     pub fn corpus(&self, format: CorpusFormat, size: Size) -> anyhow::Result<Corpus> {
-        Corpus::ensure(&self.work_dir, &self.shared_dir, format, size)
+        Corpus::ensure(&self.work_dir, &self.shared_dir, format, Extent::Bytes(size))
+    }
+
+    /// The intake corpus of this format: `--size` if given, else
+    /// [`INTAKE_LINES`] lines, so that both formats carry as many events.
+    pub fn intake_corpus(&self, format: CorpusFormat) -> anyhow::Result<Corpus> {
+        let extent = self.size.map_or(Extent::Lines(INTAKE_LINES), Extent::Bytes);
+        Corpus::ensure(&self.work_dir, &self.shared_dir, format, extent)
     }
 }
 
@@ -189,11 +202,12 @@ type StageBench = fn(&Bench) -> anyhow::Result<Vec<Measurement>>;
 impl Stage {
     /// The benchmarks this choice runs, in order, with their titles.
     fn selected(self) -> Vec<(&'static str, StageBench)> {
-        let stages: [(Stage, &'static str, StageBench); 4] = [
+        let stages: [(Stage, &'static str, StageBench); 5] = [
             (Stage::Parse, "parse", parse::bench),
             (Stage::Detect, "detect", detect::bench),
             (Stage::Index, "index", index::bench),
             (Stage::Run, "run", run::bench),
+            (Stage::Intake, "intake", intake::bench),
         ];
         stages
             .into_iter()
@@ -216,7 +230,10 @@ mod tests {
                 .map(|(title, _)| title)
                 .collect()
         };
-        assert_eq!(titles(Stage::All), ["parse", "detect", "index", "run"]);
+        assert_eq!(
+            titles(Stage::All),
+            ["parse", "detect", "index", "run", "intake"]
+        );
         assert_eq!(titles(Stage::Index), ["index"]);
     }
 

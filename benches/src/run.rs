@@ -81,7 +81,7 @@ pub fn bench(bench: &Bench) -> anyhow::Result<Vec<Measurement>> {
 
 /// The firewatch binary: the one given, else the workspace's release build,
 /// brought up to date by cargo first.
-fn firewatch_binary(bench: &Bench) -> anyhow::Result<PathBuf> {
+pub fn firewatch_binary(bench: &Bench) -> anyhow::Result<PathBuf> {
     if let Some(path) = &bench.firewatch {
         return Ok(path.clone());
     }
@@ -119,7 +119,7 @@ fn pipeline_toml(corpus: &Path, rules_dir: &Path, data_dir: &Path) -> String {
 }
 
 /// The summary `firewatch run --json` prints last.
-fn last_summary(stdout: &[u8]) -> anyhow::Result<Value> {
+pub fn last_summary(stdout: &[u8]) -> anyhow::Result<Value> {
     let text = String::from_utf8_lossy(stdout);
     let last = text.lines().last().unwrap_or_default();
     let mut line: Value = serde_json::from_str(last)

@@ -54,3 +54,24 @@ pub fn json_lines(output: &Output) -> Vec<serde_json::Value> {
         .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}")))
         .collect()
 }
+
+/// Every event committed to the index under `data_dir` (none before the
+/// first commit), read through the index itself rather than the CLI, so
+/// that large counts stay cheap.
+pub fn indexed_events(data_dir: &Path) -> Vec<firewatch_event::Event> {
+    if !data_dir.join("logs").exists() {
+        return Vec::new();
+    }
+    let reader = firewatch_index::IndexReader::open(data_dir).unwrap();
+    let request = firewatch_index::SearchRequest {
+        limit: usize::MAX,
+        ..firewatch_index::SearchRequest::default()
+    };
+    reader
+        .search(&request)
+        .unwrap()
+        .hits
+        .into_iter()
+        .map(|hit| hit.event)
+        .collect()
+}
