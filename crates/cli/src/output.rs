@@ -1,9 +1,10 @@
 //! How results are shown: aligned text for people, JSON lines for scripts.
 
+use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
 
-use firewatch_event::{Event, EventId, Incident, IncidentId, Timestamp};
-use firewatch_index::Highlighter;
+use firewatch_event::{Event, EventId, Incident, IncidentId, TemplateId, Timestamp};
+use firewatch_index::{Highlighter, IndexReader};
 use serde_json::{Value, json};
 
 /// True when the error is a closed stdout (`firewatch search ... | head`):
@@ -36,6 +37,39 @@ pub fn event_json(event: &Event, incidents: &[IncidentId]) -> Value {
     }
     if !incidents.is_empty() {
         object["incidents"] = json!(incidents);
+    }
+    if let Some(template) = event.template {
+        object["template_id"] = json!(template);
+    }
+    object
+}
+
+/// The text of each template the index's last commit knows, by id. Ids of
+/// templates the miner has since forgotten (it keeps the most recently used)
+/// have no text.
+pub fn template_texts(reader: &IndexReader) -> anyhow::Result<HashMap<TemplateId, String>> {
+    let state = reader.rule_state()?;
+    let Some(miner) = state
+        .as_ref()
+        .and_then(firewatch_pipeline::stored_templates)
+    else {
+        return Ok(HashMap::new());
+    };
+    Ok(miner
+        .templates()
+        .map(|template| (template.id, template.text.to_owned()))
+        .collect())
+}
+
+/// [`event_json`] with the text of the event's template, when known.
+pub fn stored_event_json(
+    event: &Event,
+    incidents: &[IncidentId],
+    texts: &HashMap<TemplateId, String>,
+) -> Value {
+    let mut object = event_json(event, incidents);
+    if let Some(text) = event.template.and_then(|id| texts.get(&id)) {
+        object["template"] = json!(text);
     }
     object
 }
@@ -187,8 +221,20 @@ pub fn write_incident_detail(out: &mut impl Write, incident: &Incident) -> anyho
         writeln!(out, "  resolved at: {}", short_time(resolved))?;
     }
     writeln!(out, "  matches:     {}", incident.count)?;
+    if incident.flapping {
+        writeln!(out, "  flapping:    yes")?;
+    }
     for (name, value) in &incident.group {
         writeln!(out, "  {:12} {value}", format!("{name}:"))?;
+    }
+    if let Some(description) = &incident.description {
+        writeln!(out, "  description: {description}")?;
+    }
+    if !incident.history.is_empty() {
+        writeln!(out, "  history:")?;
+        for entry in &incident.history {
+            writeln!(out, "    {}  {}", short_time(entry.at), entry.change)?;
+        }
     }
     if !incident.samples.is_empty() {
         writeln!(out, "  samples:")?;
@@ -217,5 +263,30 @@ mod tests {
             "\x1b[1;31mConnection\x1b[0m \x1b[1;31mrefused\x1b[0m: connection lost"
         );
         assert_eq!(highlighted(text, &[]), text);
+    }
+
+    #[test]
+    fn incident_detail_shows_description_flapping_and_history() {
+        let incident: Incident = serde_json::from_value(serde_json::json!({
+            "id": "00000000000000aa", "rule": "r", "title": "T", "severity": "critical",
+            "description": "3 failures", "key": "r", "group": {}, "state": "open",
+            "flapping": true, "first_seen": "2026-11-20T09:00:00Z",
+            "last_seen": "2026-11-20T09:05:00Z", "resolved_at": null, "count": 3,
+            "samples": [], "trigger_events": [],
+            "history": [
+                { "at": "2026-11-20T09:00:00Z", "change": "fired" },
+                { "at": "2026-11-20T09:01:00Z", "change": "escalated", "from": "high", "to": "critical" },
+            ],
+        }))
+        .unwrap();
+        let mut out = Vec::new();
+        write_incident_detail(&mut out, &incident).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("  flapping:    yes\n"), "{text}");
+        assert!(text.contains("  description: 3 failures\n"), "{text}");
+        assert!(
+            text.contains("  history:\n    2026-11-20 09:00:00.000Z  fired\n    2026-11-20 09:01:00.000Z  escalated high -> critical\n"),
+            "{text}"
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::{EventId, Level};
+use crate::{EventId, Level, TemplateId};
 
 /// Structured fields of an event: a JSON object.
 pub type FieldMap = serde_json::Map<String, serde_json::Value>;
@@ -57,6 +57,9 @@ pub struct Event {
     pub fields: FieldMap,
     /// What went wrong while reading or parsing, if anything.
     pub problem: ParseProblem,
+    /// The template of the message, once a template miner has seen it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<TemplateId>,
 }
 
 impl Event {
@@ -74,6 +77,7 @@ impl Event {
             message: String::new(),
             fields: FieldMap::new(),
             problem: ParseProblem::default(),
+            template: None,
         }
     }
 

@@ -29,13 +29,17 @@ mod event;
 mod id;
 mod incident;
 mod level;
+mod template_id;
 
 pub use batch::{Batch, Checkpoint, Position, RawRecord};
 pub use duration::{InvalidDuration, deserialize_duration, parse_duration};
 pub use event::{Event, FieldMap, ParseProblem};
 pub use id::{EventId, InvalidId};
-pub use incident::{Incident, IncidentId, IncidentState, Sample, Severity};
+pub use incident::{
+    Change, Incident, IncidentId, IncidentState, MAX_HISTORY, Sample, Severity, StateChange,
+};
 pub use level::Level;
+pub use template_id::TemplateId;
 
 /// An instant in UTC, as used for event time and receive time.
 pub use jiff::Timestamp;

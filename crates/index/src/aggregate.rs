@@ -34,7 +34,7 @@ use crate::{IndexError, IndexReader, SearchRequest};
 pub const MAX_BUCKETS: u64 = 100_000;
 
 /// Fields that have one value per event and can be counted.
-const COUNTABLE_FIELDS: [&str; 4] = ["host", "service", "level", "source"];
+const COUNTABLE_FIELDS: [&str; 5] = ["host", "service", "level", "source", "template"];
 
 /// The values of one field among the matching events, most frequent first.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub struct ValueCounts {
 
 impl IndexReader {
     /// The most frequent values of `field` (`host`, `service`, `level`,
-    /// `source` or `fields.NAME`) among the events matching `request`
+    /// `source`, `template` or `fields.NAME`) among the events matching `request`
     /// (its `limit` and `order` are ignored), at most `limit` of them.
     pub fn count_by(
         &self,

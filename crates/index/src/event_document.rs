@@ -17,6 +17,7 @@
 //! | `incident` | keyword, multi-valued | indexed, stored | the incidents the event counted towards |
 //! | `problem` | keyword, multi-valued | indexed, stored | `unparsed`, `truncated`, `invalid_utf8` |
 //! | `problem_reason` | text | stored | why the line is marked |
+//! | `template` | keyword | indexed, stored, fast | the message's template id (16 hex digits): `template:ID`, counts by template |
 //!
 //! Level is lowercased at both ends by a keyword tokenizer: stored values are
 //! already the canonical lower-case names, and the query parser runs the
@@ -31,7 +32,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use firewatch_event::{Event, EventId, FieldMap, IncidentId, Level, ParseProblem, Timestamp};
+use firewatch_event::{
+    Event, EventId, FieldMap, IncidentId, Level, ParseProblem, TemplateId, Timestamp,
+};
 use serde::{Deserialize, Serialize};
 use tantivy::TantivyDocument;
 use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf};
@@ -103,12 +106,15 @@ pub(crate) struct LogsSchema {
     pub(crate) incident: Field,
     pub(crate) problem: Field,
     problem_reason: Field,
+    pub(crate) template: Field,
 }
 
 /// Field names the sort order reads as fast fields.
 pub(crate) const TIMESTAMP_FIELD: &str = "timestamp";
 pub(crate) const LINE_FIELD: &str = "line";
 pub(crate) const EVENT_ID_FIELD: &str = "event_id";
+/// The field of template ids.
+pub(crate) const TEMPLATE_FIELD: &str = "template";
 
 impl LogsSchema {
     pub(crate) fn new() -> Self {
@@ -162,6 +168,7 @@ impl LogsSchema {
         let incident = builder.add_text_field("incident", keyword_options("raw").set_stored());
         let problem = builder.add_text_field("problem", keyword_options("raw").set_stored());
         let problem_reason = builder.add_text_field("problem_reason", STORED);
+        let template = builder.add_text_field(TEMPLATE_FIELD, keyword());
         LogsSchema {
             schema: builder.build(),
             event_id,
@@ -180,6 +187,7 @@ impl LogsSchema {
             incident,
             problem,
             problem_reason,
+            template,
         }
     }
 
@@ -232,6 +240,9 @@ impl LogsSchema {
         }
         if let Some(reason) = &problem.reason {
             document.add_text(self.problem_reason, reason);
+        }
+        if let Some(template) = event.template {
+            document.add_text(self.template, template.to_string());
         }
         document
     }
@@ -311,6 +322,12 @@ impl LogsSchema {
                     .map_err(|error| bad(&format!("incident: {error}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let template = text(self.template)
+            .map(|id| {
+                id.parse::<TemplateId>()
+                    .map_err(|error| bad(&format!("template: {error}")))
+            })
+            .transpose()?;
         let event = Event {
             id,
             timestamp,
@@ -323,6 +340,7 @@ impl LogsSchema {
             message: text(self.message).unwrap_or_default().to_owned(),
             fields,
             problem,
+            template,
         };
         Ok(EventHit { event, incidents })
     }

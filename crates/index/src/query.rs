@@ -23,7 +23,7 @@ use crate::{IndexError, SearchRequest};
 
 /// Fields a query may name, for error messages.
 const QUERYABLE_FIELDS: &str = "message (default), host, service, level, level_rank, source, \
-                                fields.NAME, incident, problem, event_id, timestamp";
+                                fields.NAME, incident, problem, template, event_id, timestamp";
 
 /// Filter fields a [`SearchRequest`] accepts.
 const FILTER_FIELDS: &str =

@@ -15,6 +15,7 @@ use tantivy::schema::{IndexRecordOption, Schema};
 use tantivy::{DocAddress, Index, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 use crate::IndexError;
+use crate::commit::CommitPayload;
 use crate::day::{day_name, days_overlapping, list_days};
 use crate::event_document::LogsSchema;
 use crate::incident_document::IncidentsSchema;
@@ -213,6 +214,16 @@ impl IndexReader {
                 .then(left.id.cmp(&right.id))
         });
         Ok(incidents)
+    }
+
+    /// The detector's state stored with the last commit, as given to
+    /// [`crate::IndexWriter::commit_with_rule_state`] (opaque JSON to this
+    /// crate); `None` when the last commit stored none.
+    pub fn rule_state(&self) -> Result<Option<serde_json::Value>, IndexError> {
+        let index = Index::open_in_dir(&self.incidents_path)
+            .map_err(|error| self.incidents_error(error))?;
+        let payload = CommitPayload::read(&index, &self.incidents_path, &self.data_dir)?;
+        Ok(payload.and_then(|payload| payload.rule_state))
     }
 
     /// The latest state of one incident.

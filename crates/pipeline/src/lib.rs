@@ -42,7 +42,9 @@ pub use config::{
     IndexSettings, PipelineConfig, RulesConfig, SourceConfig, SourceKind, StartAtConfig,
 };
 pub use plan::{DEFAULT_AMQP_URL_ENV, DEFAULT_DATA_DIR, IndexPlan, InputPlan, Plan, SourcePlan};
-pub use processor::{ParseCounts, Processed, Processor, ProcessorSource, TaggedEvent};
+pub use processor::{
+    ParseCounts, Processed, Processor, ProcessorSource, TaggedEvent, stored_templates,
+};
 pub use rule_tests::{
     CheckFailure, ExpectedIncident, RuleTestError, RuleTestFile, RuleTestOutcome,
     find_rule_test_files,

@@ -1,11 +1,24 @@
 //! Parse and detect: the CPU work between sources and the index.
 //!
-//! A [`Processor`] owns one parser per source and the [`Detector`]. It turns
-//! a [`Batch`] of raw records into events, runs every rule on each event in
-//! batch order, and returns what the index needs: the events with the ids of
-//! the incidents they contributed to, the incidents that changed, and the
-//! position the batch ends at. `firewatch run` and `firewatch detect` share it,
-//! so a drill sees exactly what a live run would.
+//! A [`Processor`] owns one parser per source, the [`Detector`] and the
+//! pipeline's [`TemplateMiner`]. It turns a [`Batch`] of raw records into
+//! events, gives each event its message's template id, runs every rule on
+//! each event in batch order, and returns what the index needs: the events
+//! with the ids of the incidents they contributed to, the incidents that
+//! changed, and the position the batch ends at. `firewatch run` and
+//! `firewatch detect` share it, so a drill sees exactly what a live run
+//! would.
+//!
+//! # Saved state
+//!
+//! What the processor learnt travels in the index's commits as one JSON
+//! object, `{"detector": ..., "templates": ...}` ([`Processor::rule_state`]):
+//! the rule windows and open incidents, and the miner with every template
+//! and id, both as of exactly the committed events. A restart restores both,
+//! so the same message keeps its template id across restarts. A state
+//! written before templates were saved is the detector's state alone: it is
+//! still restored, and the miner starts empty (ids of templates whose first
+//! message comes again are the same: they hash that first text).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +27,12 @@ use std::time::{Duration, Instant};
 use firewatch_event::{Batch, Event, Incident, IncidentId, Position, Timestamp};
 use firewatch_parse::{Parser, ParserConfig};
 use firewatch_rules::{Detector, DetectorState, Match, RuleSet};
+use firewatch_template::{MinerConfig, TemplateMiner};
 use serde::Deserialize;
+
+/// Keys of the saved state (see the module header).
+const DETECTOR_KEY: &str = "detector";
+const TEMPLATES_KEY: &str = "templates";
 
 /// What one batch became.
 #[derive(Debug)]
@@ -84,6 +102,7 @@ pub struct Processor {
     sources: HashMap<Arc<str>, SourceState>,
     detector: Detector,
     matches: Vec<Match>,
+    templates: TemplateMiner,
 }
 
 impl Processor {
@@ -114,6 +133,7 @@ impl Processor {
             sources,
             detector,
             matches: Vec::new(),
+            templates: TemplateMiner::new(MinerConfig::default()),
         }
     }
 
@@ -134,7 +154,8 @@ impl Processor {
         let (parser, counts) = (&source.parser, &mut source.counts);
         let mut events = Vec::with_capacity(batch.records.len());
         for record in &batch.records {
-            let event = parser.parse(record, &batch.source, batch.received);
+            let mut event = parser.parse(record, &batch.source, batch.received);
+            event.template = Some(self.templates.add(&event.message).id);
             source.latest = Some(
                 source
                     .latest
@@ -211,14 +232,26 @@ impl Processor {
         self.detector.take_changes()
     }
 
-    /// Goes on from a detector state saved by an earlier run
-    /// ([`Processor::rule_state`]): its windows and open incidents, so that
-    /// a restart neither forgets a half-filled window nor reopens an open
-    /// incident. Call before the first batch. A state that does not read
-    /// (another version, damaged) is reported and the detector starts
-    /// empty. Returns the incidents open after the restore.
+    /// Goes on from a state saved by an earlier run
+    /// ([`Processor::rule_state`]): the detector's windows and open
+    /// incidents, so that a restart neither forgets a half-filled window nor
+    /// reopens an open incident, and the templates with their ids. Call
+    /// before the first batch. A part that does not read (another version,
+    /// damaged) is reported and starts empty. Returns the incidents open
+    /// after the restore.
     pub fn restore_rule_state(&mut self, state: &serde_json::Value) -> Vec<Incident> {
-        let state = match DetectorState::deserialize(state) {
+        let detector = match state.get(DETECTOR_KEY) {
+            Some(detector) => {
+                self.restore_templates(state.get(TEMPLATES_KEY));
+                detector
+            }
+            // Written before templates were saved: the detector's alone.
+            None => {
+                tracing::info!("the stored state holds no templates: template mining starts empty");
+                state
+            }
+        };
+        let state = match DetectorState::deserialize(detector) {
             Ok(state) => state,
             Err(error) => {
                 tracing::warn!(
@@ -244,10 +277,38 @@ impl Processor {
         open
     }
 
-    /// The detector's state as JSON, to store with the positions of the
-    /// events processed so far (see [`Processor::restore_rule_state`]).
+    fn restore_templates(&mut self, state: Option<&serde_json::Value>) {
+        match state.map(TemplateMiner::deserialize) {
+            Some(Ok(miner)) => {
+                tracing::info!(templates = miner.len(), "log templates restored");
+                self.templates = miner;
+            }
+            Some(Err(error)) => tracing::warn!(
+                %error,
+                "the stored templates cannot be read: template mining starts empty"
+            ),
+            None => {
+                tracing::warn!("the stored state holds no templates: template mining starts empty")
+            }
+        }
+    }
+
+    /// The detector's state and the templates as JSON, to store with the
+    /// positions of the events processed so far (see the module header and
+    /// [`Processor::restore_rule_state`]).
     pub fn rule_state(&self) -> Result<serde_json::Value, serde_json::Error> {
-        serde_json::to_value(self.detector.snapshot())
+        let mut state = serde_json::Map::new();
+        state.insert(
+            DETECTOR_KEY.into(),
+            serde_json::to_value(self.detector.snapshot())?,
+        );
+        state.insert(TEMPLATES_KEY.into(), serde_json::to_value(&self.templates)?);
+        Ok(serde_json::Value::Object(state))
+    }
+
+    /// The templates mined so far.
+    pub fn templates(&self) -> &TemplateMiner {
+        &self.templates
     }
 
     /// The latest event time seen.
@@ -266,5 +327,119 @@ impl Processor {
             .get(source)
             .map(|source| source.counts)
             .unwrap_or_default()
+    }
+}
+
+/// The templates in a state saved by [`Processor::rule_state`] (as the index
+/// returns it with its last commit), to show the text of stored template
+/// ids. `None` when the state holds no templates or they do not read.
+pub fn stored_templates(state: &serde_json::Value) -> Option<TemplateMiner> {
+    TemplateMiner::deserialize(state.get(TEMPLATES_KEY)?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use firewatch_event::{EventId, RawRecord, TemplateId};
+
+    use super::*;
+
+    fn processor() -> Processor {
+        let source: Arc<str> = "app".into();
+        let parser = ParserConfig::default();
+        let rules = RuleSet::load(&[] as &[&std::path::Path]).unwrap();
+        Processor::new(
+            [ProcessorSource {
+                name: &source,
+                parser: &parser,
+                follows: false,
+            }],
+            Arc::new(rules),
+        )
+    }
+
+    /// The template ids `processor` gives `lines` (line numbers from `first`).
+    fn ids(processor: &mut Processor, first: u64, lines: &[&str]) -> Vec<TemplateId> {
+        let records = (first..)
+            .zip(lines)
+            .map(|(line, text)| RawRecord::new(EventId(line), line, text.as_bytes().to_vec()))
+            .collect();
+        let batch = Batch {
+            source: "app".into(),
+            received: Timestamp::UNIX_EPOCH,
+            records,
+            position: None,
+            redelivered: false,
+        };
+        processor
+            .process(batch, |_, _| {})
+            .events
+            .into_iter()
+            .map(|tagged| tagged.event.template.unwrap())
+            .collect()
+    }
+
+    const LINES: [&str; 6] = [
+        "worker 3 finished job 7714 in 12ms",
+        "disk sda1 is full",
+        "worker 5 finished job 7716 in 9ms",
+        "disk sdb2 is full",
+        "worker 12 finished job 2 in 130ms",
+        "connection refused by db-02",
+    ];
+
+    #[test]
+    fn lines_that_differ_only_in_variables_share_a_template_id() {
+        let ids = ids(&mut processor(), 1, &LINES);
+        assert_eq!(ids[0], ids[2]);
+        assert_eq!(ids[0], ids[4]);
+        assert_eq!(ids[1], ids[3]);
+        assert_ne!(ids[0], ids[1]);
+        assert_ne!(ids[0], ids[5]);
+        assert_ne!(ids[1], ids[5]);
+    }
+
+    #[test]
+    fn template_ids_survive_a_restart_through_the_saved_state() {
+        let whole = ids(&mut processor(), 1, &LINES);
+
+        let mut first = processor();
+        let mut restarted = ids(&mut first, 1, &LINES[..2]);
+        let state = first.rule_state().unwrap();
+        let mut second = processor();
+        second.restore_rule_state(&state);
+        assert_eq!(second.templates().len(), 2);
+        restarted.extend(ids(&mut second, 3, &LINES[2..]));
+        assert_eq!(restarted, whole);
+    }
+
+    #[test]
+    fn a_state_without_templates_still_restores_and_mining_starts_empty() {
+        let mut first = processor();
+        ids(&mut first, 1, &LINES);
+        let state = first.rule_state().unwrap();
+        let detector_only = state.get(DETECTOR_KEY).unwrap();
+        let mut second = processor();
+        second.restore_rule_state(detector_only);
+        assert!(second.templates().is_empty());
+        assert_eq!(second.watermark(), first.watermark());
+
+        let mut third = processor();
+        third.restore_rule_state(&serde_json::json!({"detector": detector_only, "templates": 7}));
+        assert!(third.templates().is_empty());
+        assert_eq!(third.watermark(), first.watermark());
+    }
+
+    #[test]
+    fn stored_templates_reads_the_text_of_saved_ids() {
+        let mut first = processor();
+        let ids = ids(&mut first, 1, &LINES[..3]);
+        let miner = stored_templates(&first.rule_state().unwrap()).unwrap();
+        let text = miner
+            .templates()
+            .find(|template| template.id == ids[0])
+            .unwrap()
+            .text;
+        assert_eq!(text, "worker <*> finished job <*> in <*>");
+        assert!(stored_templates(&serde_json::json!({"version": 1})).is_none());
     }
 }

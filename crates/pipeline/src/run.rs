@@ -205,6 +205,8 @@ pub async fn run(
         .map(|state| processor.restore_rule_state(state))
         .unwrap_or_default()
         .iter()
+        // A restored pending incident has not opened yet: its firing counts.
+        .filter(|incident| incident.state == IncidentState::Open)
         .map(|incident| incident.id)
         .collect();
     // Raised by the index thread when it wants to commit.
@@ -450,8 +452,10 @@ impl Lifecycle {
                     .contains(&incident.id)
                     .then_some(IncidentState::Open)
             });
+            // Only firing counts: a pending incident is not open yet, and
+            // one that reopens (flapping) is the same incident again.
             let change = match (previous, incident.state) {
-                (None, IncidentState::Open) => {
+                (None | Some(IncidentState::Pending), IncidentState::Open) => {
                     self.opened += 1;
                     IncidentChange::Opened
                 }
@@ -459,7 +463,7 @@ impl Lifecycle {
                     self.resolved += 1;
                     IncidentChange::Resolved
                 }
-                (None, IncidentState::Resolved) => {
+                (None | Some(IncidentState::Pending), IncidentState::Resolved) => {
                     // Opened and resolved within one batch.
                     self.opened += 1;
                     self.resolved += 1;
@@ -758,4 +762,72 @@ fn commit(
     }
     sources.committed.send_replace(checkpoint.clone());
     Ok(())
+}
+
+#[cfg(test)]
+mod lifecycle_tests {
+    use std::sync::Mutex;
+
+    use firewatch_event::{Event, EventId, Timestamp};
+    use firewatch_rules::{Detector, RuleSet};
+
+    use super::*;
+
+    /// Keeps the changes told, for the test to read.
+    struct Changes(Arc<Mutex<Vec<IncidentChange>>>);
+
+    impl RunObserver for Changes {
+        fn incident(&mut self, change: IncidentChange, _incident: &Incident) {
+            self.0.lock().unwrap().push(change);
+        }
+    }
+
+    fn fail(offset: i64) -> Event {
+        let time = Timestamp::from_second(1_700_000_000 + offset).unwrap();
+        let mut event = Event::new(EventId(offset.unsigned_abs()), "app".into(), time);
+        event.message = "login failed".into();
+        event
+    }
+
+    #[test]
+    fn pending_and_reopening_are_not_counted_as_opened() {
+        let rules = RuleSet::from_yaml(
+            "id: r\ntitle: R\nseverity: low\nmatch: { any: [failed] }\n\
+             resolve_after: 1m\nfor: 1m\nflap: { count: 5, within: 10m }\n",
+            "t.yml",
+        )
+        .unwrap();
+        let mut detector = Detector::new(Arc::new(rules));
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let started = Instant::now();
+        let mut lifecycle = Lifecycle::new(
+            Box::new(Changes(Arc::clone(&told))),
+            Vec::new(),
+            started,
+            HashSet::new(),
+        );
+        let mut out = Vec::new();
+        // Pending, then firing, resolving, and reopening twice.
+        for (offset, then) in [(0, None), (30, None), (60, Some(200)), (300, Some(400))] {
+            detector.observe(&fail(offset), &mut out);
+            lifecycle.changed(&detector.take_changes());
+            if let Some(then) = then {
+                detector.advance_to(fail(then).time());
+                lifecycle.changed(&detector.take_changes());
+            }
+        }
+        detector.observe(&fail(450), &mut out);
+        lifecycle.changed(&detector.take_changes());
+        assert_eq!((lifecycle.opened, lifecycle.resolved), (1, 2));
+        assert_eq!(
+            *told.lock().unwrap(),
+            [
+                IncidentChange::Opened,
+                IncidentChange::Resolved,
+                IncidentChange::Updated,
+                IncidentChange::Resolved,
+                IncidentChange::Updated,
+            ]
+        );
+    }
 }

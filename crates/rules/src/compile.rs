@@ -23,6 +23,7 @@ use serde_saphyr::Spanned;
 use crate::conditions::Definitions;
 use crate::diagnostic::Diagnostic;
 use crate::filter::{Filter, TextMatcher, has_wildcard};
+use crate::lifecycle::{Lifecycle, LifecycleSpecs};
 use crate::limits::{
     MAX_KEYWORD_BYTES, MAX_KEYWORDS, MAX_KEYWORDS_PER_RULE, MAX_REGEX_BYTES, MAX_REGEXES,
     MAX_THRESHOLD_COUNT, REGEX_SIZE_LIMIT,
@@ -248,16 +249,36 @@ impl Compiler {
             None => Some(DEFAULT_RESOLVE_AFTER),
             Some(text) => positive_duration(&text, "resolve_after", &mut problems),
         };
+        let lifecycle = Lifecycle::compile(
+            LifecycleSpecs {
+                pending_for: spec.pending_for,
+                flap: spec.flap,
+                escalate: spec.escalate,
+            },
+            severity,
+            matches!(kind, Some(Kind::Absence { .. })),
+            &mut problems,
+        );
 
         if problems.found.is_empty()
-            && let (Some(id), Some(title), Some(severity), Some(resolve_after), Some(kind)) =
-                (id, title, severity, resolve_after, kind)
+            && let (
+                Some(id),
+                Some(title),
+                Some(severity),
+                Some(resolve_after),
+                Some(kind),
+                Some(lifecycle),
+            ) = (id, title, severity, resolve_after, kind, lifecycle)
             && let Some(when) = when.map_or(Some(None), |when| when.map(Some))
         {
             self.rules.push(Rule {
                 id: id.into(),
                 title_template: TitleTemplate::new(&title, &group_by),
                 title,
+                description_template: spec
+                    .description
+                    .as_deref()
+                    .map(|description| TitleTemplate::new(description, &group_by)),
                 description: spec.description,
                 severity,
                 filter,
@@ -270,6 +291,7 @@ impl Compiler {
                 kind,
                 group_by,
                 resolve_after,
+                lifecycle,
                 path: path.to_owned(),
                 line: rule_place.line,
             });

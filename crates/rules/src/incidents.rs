@@ -20,6 +20,14 @@
 //! An `absence` incident resolves only when the expected line comes back,
 //! not after a quiet period.
 //!
+//! An incident's life past firing (pending under `for`, reopening and
+//! flapping, escalation, its history) follows the `lifecycle` module. A
+//! pending incident sits in the store like an open one (same deadline:
+//! `last_seen + resolve_after`, when it is dropped instead of resolved) but
+//! is not reported until it fires. A group whose rule has `flap` remembers
+//! its last resolved incident (`recent`) and stays until `within` after the
+//! resolution, so that a refire reopens that incident.
+//!
 //! The groups (with their open incidents) can be written out and taken back
 //! across a restart; the heap is rebuilt from them (see the `snapshot`
 //! module).
@@ -37,7 +45,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 
-use firewatch_event::{Event, Incident, IncidentId, IncidentState, Sample, Timestamp};
+use firewatch_event::{Change, Event, Incident, IncidentId, IncidentState, Sample, Timestamp};
 use jiff::SignedDuration;
 
 use crate::limits::{
@@ -50,6 +58,7 @@ use crate::state::{
     BucketCounts, Buckets, DistinctValues, GroupState, KnownValues, LastSeen, StepEvents,
     WINDOW_BUCKETS,
 };
+use crate::template::MISSING;
 use crate::window::MatchWindow;
 
 /// How an event that reached a rule relates to it.
@@ -118,8 +127,11 @@ pub(crate) struct IncidentBook {
 #[derive(Debug)]
 struct Group {
     state: GroupState,
-    /// Slot of the open incident in the store.
+    /// Slot of the open (or pending) incident in the store.
     open: Option<usize>,
+    /// Slot and id of the incident that resolved last, while a refire may
+    /// still reopen it (rules with `flap` only).
+    recent: Option<(usize, IncidentId)>,
     /// The deadline of this group's live heap entry; other entries for the
     /// group are stale and skipped.
     armed: Timestamp,
@@ -197,6 +209,7 @@ impl IncidentBook {
                         values: values.clone(),
                     }),
                     open: None,
+                    recent: None,
                     armed: Timestamp::MAX,
                 });
                 arm(
@@ -244,6 +257,7 @@ impl IncidentBook {
                 Group {
                     state: rule.kind.initial_state(rule, event),
                     open: None,
+                    recent: None,
                     armed: Timestamp::MAX,
                 },
             );
@@ -258,11 +272,11 @@ impl IncidentBook {
             Outcome::Pending => Recorded::PENDING,
             Outcome::Update(slot) => Recorded {
                 is_match: true,
-                incident: self.store.update(slot, event),
+                incident: self.store.update(slot, event, rule),
             },
             Outcome::Resolve(slot) => {
                 let opened = self.store.first_seen(slot).unwrap_or(event.time());
-                self.store.resolve(slot, event.time().max(opened));
+                self.store.resolve(slot, event.time().max(opened), rule);
                 group.open = None;
                 Recorded::NOTHING
             }
@@ -272,15 +286,29 @@ impl IncidentBook {
                     count,
                     values: rule.group_values(event),
                 };
-                let (slot, id) = self.store.open(rule, key, fired, event.time());
+                let reopen = group
+                    .recent
+                    .take()
+                    .filter(|&(slot, id)| self.store.may_reopen(slot, id, rule, event.time()));
+                let (slot, incident) = match reopen {
+                    Some((slot, id)) => {
+                        self.store.reopen(slot, rule, fired, event.time());
+                        (slot, Some(id))
+                    }
+                    None => self.store.open(rule, key, fired, event.time()),
+                };
                 group.open = Some(slot);
                 Recorded {
                     is_match: true,
-                    incident: Some(id),
+                    incident,
                 }
             }
         };
-        if group.open.is_none() && !rule.kind.remembers_groups() && group.state.is_empty() {
+        if group.open.is_none()
+            && group.recent.is_none()
+            && !rule.kind.remembers_groups()
+            && group.state.is_empty()
+        {
             // The event came too late to count with anything: keep no
             // state for it.
             groups.remove(key);
@@ -331,6 +359,7 @@ impl IncidentBook {
                         };
                         let (slot, _) = self.store.open(rule, &deadline.key, fired, due);
                         group.open = Some(slot);
+                        group.recent = None;
                     }
                 }
                 (Kind::Absence { .. }, _, _) => {}
@@ -338,11 +367,28 @@ impl IncidentBook {
                     if let Some(resolve_at) = self.store.resolve_time(slot)
                         && resolve_at <= watermark
                     {
-                        self.store.resolve(slot, resolve_at);
                         group.open = None;
+                        if self.store.is_pending(slot) {
+                            // The condition stopped before `for`: no incident.
+                            self.store.drop_pending(slot);
+                        } else {
+                            self.store.resolve(slot, resolve_at, rule);
+                            group.recent = rule
+                                .lifecycle
+                                .flap
+                                .and_then(|_| Some((slot, self.store.incident(slot)?.id)));
+                        }
                     }
                 }
                 _ => {}
+            }
+            if let Some((slot, _)) = group.recent
+                && self
+                    .store
+                    .reopen_until(slot, rule)
+                    .is_none_or(|until| until <= watermark)
+            {
+                group.recent = None;
             }
             match next_deadline(group, rule, &self.store) {
                 Some(at) if at > watermark => {
@@ -415,11 +461,15 @@ impl IncidentBook {
                     continue;
                 }
                 let open = open
-                    .filter(|incident| incident.state == IncidentState::Open)
-                    .map(|incident| self.store.adopt(incident, rule.resolve_after));
+                    .filter(|incident| incident.state != IncidentState::Resolved)
+                    .map(|incident| {
+                        let quiet = rule.lifecycle.quiet_period(&incident, rule.resolve_after);
+                        self.store.adopt(incident, quiet)
+                    });
                 let group = groups.entry(key.as_str().into()).or_insert(Group {
                     state,
                     open,
+                    recent: None,
                     armed: Timestamp::MAX,
                 });
                 arm(
@@ -641,6 +691,9 @@ fn next_deadline(group: &Group, rule: &Rule, store: &IncidentStore) -> Option<Ti
     if let Some(slot) = group.open {
         return store.resolve_time(slot);
     }
+    let reopen_until = group
+        .recent
+        .and_then(|(slot, _)| store.reopen_until(slot, rule));
     let newest = match &group.state {
         GroupState::Matches(window) => window.newest(),
         GroupState::Counts(counts) => {
@@ -657,7 +710,8 @@ fn next_deadline(group: &Group, rule: &Rule, store: &IncidentStore) -> Option<Ti
         GroupState::Distinct(distinct) => distinct.newest(),
         GroupState::Known(_) | GroupState::LastSeen(_) => None,
     };
-    newest.map(|newest| later(newest, rule.kind.retention()))
+    let forget = newest.map(|newest| later(newest, rule.kind.retention()));
+    forget.max(reopen_until)
 }
 
 fn later(time: Timestamp, duration: SignedDuration) -> Timestamp {
@@ -691,8 +745,15 @@ struct Tracked {
 
 impl IncidentStore {
     /// Opens an incident from the matches that fired it (sorted by time),
-    /// which count `count`; with no match (an absence), at `at`.
-    fn open(&mut self, rule: &Rule, key: &str, fired: Fired, at: Timestamp) -> (usize, IncidentId) {
+    /// which count `count`; with no match (an absence), at `at`. Under
+    /// `for` it is pending, and its id is not given out.
+    fn open(
+        &mut self,
+        rule: &Rule,
+        key: &str,
+        fired: Fired,
+        at: Timestamp,
+    ) -> (usize, Option<IncidentId>) {
         let Fired {
             samples: fired,
             count,
@@ -701,11 +762,16 @@ impl IncidentStore {
         let first_seen = fired.front().map_or(at, |sample| sample.time);
         let last_seen = fired.back().map_or(at, |sample| sample.time);
         let id = IncidentId::new(&rule.id, key, first_seen);
-        let incident = Incident {
+        let pending = rule.lifecycle.pending_for.is_some();
+        let mut incident = Incident {
             id,
             rule: rule.id.to_string(),
-            title: rule.title_template.render(&rule.id, &values),
+            title: rule.title_template.render(&rule.id, &values, count),
             severity: rule.severity,
+            description: rule
+                .description_template
+                .as_ref()
+                .map(|template| template.render(&rule.id, &values, count)),
             key: key.to_owned(),
             group: rule
                 .group_by
@@ -713,7 +779,13 @@ impl IncidentStore {
                 .cloned()
                 .zip(values)
                 .collect::<BTreeMap<_, _>>(),
-            state: IncidentState::Open,
+            state: if pending {
+                IncidentState::Pending
+            } else {
+                IncidentState::Open
+            },
+            flapping: false,
+            history: Vec::new(),
             first_seen,
             last_seen,
             resolved_at: None,
@@ -725,9 +797,72 @@ impl IncidentStore {
                 .collect(),
             samples: fired.into_iter().take(MAX_SAMPLES).collect(),
         };
+        if pending {
+            incident.record(at, Change::Pending);
+            return (self.adopt(incident, rule.resolve_after), None);
+        }
+        incident.record(at, Change::Fired);
+        rule.lifecycle.escalate(&mut incident, at);
         let slot = self.adopt(incident, rule.resolve_after);
         self.mark_changed(slot);
-        (slot, id)
+        (slot, Some(id))
+    }
+
+    /// True when a refire at `at` reopens the resolved incident `id` in
+    /// `slot` (the slot may have been reused since).
+    fn may_reopen(&self, slot: usize, id: IncidentId, rule: &Rule, at: Timestamp) -> bool {
+        self.incident(slot)
+            .is_some_and(|incident| incident.id == id && incident.state == IncidentState::Resolved)
+            && self
+                .reopen_until(slot, rule)
+                .is_some_and(|until| at <= until)
+    }
+
+    /// Until when a refire reopens the resolved incident in `slot`.
+    fn reopen_until(&self, slot: usize, rule: &Rule) -> Option<Timestamp> {
+        let flap = rule.lifecycle.flap?;
+        Some(later(self.incident(slot)?.resolved_at?, flap.within))
+    }
+
+    /// Reopens the resolved incident in `slot` with the matches that fired
+    /// again at `at`.
+    fn reopen(&mut self, slot: usize, rule: &Rule, fired: Fired, at: Timestamp) {
+        self.resolved.retain(|&resolved| resolved != slot);
+        let Some(tracked) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let incident = &mut tracked.incident;
+        incident.state = IncidentState::Open;
+        incident.resolved_at = None;
+        incident.count = incident.count.saturating_add(fired.count);
+        if let Some(last) = fired.samples.back() {
+            incident.last_seen = incident.last_seen.max(last.time);
+        } else {
+            incident.last_seen = incident.last_seen.max(at);
+        }
+        let room = MAX_SAMPLES.saturating_sub(incident.samples.len());
+        incident
+            .samples
+            .extend(fired.samples.into_iter().take(room));
+        rule.lifecycle.reopened(incident, at);
+        rule.lifecycle.escalate(incident, at);
+        tracked.resolve_after = rule.lifecycle.quiet_period(incident, rule.resolve_after);
+        render_description(incident, rule);
+        self.mark_changed(slot);
+    }
+
+    fn is_pending(&self, slot: usize) -> bool {
+        self.incident(slot)
+            .is_some_and(|incident| incident.state == IncidentState::Pending)
+    }
+
+    /// Forgets a pending incident whose condition stopped before `for`.
+    fn drop_pending(&mut self, slot: usize) {
+        if let Some(entry) = self.slots.get_mut(slot)
+            && entry.take().is_some()
+        {
+            self.free.push(slot);
+        }
     }
 
     /// Keeps an incident opened elsewhere (restored after a restart) in a
@@ -754,8 +889,10 @@ impl IncidentStore {
         Some(&self.slots.get(slot)?.as_ref()?.incident)
     }
 
-    /// Counts a further match of an open incident.
-    fn update(&mut self, slot: usize, event: &Event) -> Option<IncidentId> {
+    /// Counts a further match of an open (or pending) incident; a pending
+    /// one fires when the match comes `for` after the condition fired.
+    /// The id when the incident is open after it.
+    fn update(&mut self, slot: usize, event: &Event, rule: &Rule) -> Option<IncidentId> {
         let incident = &mut self.slots.get_mut(slot)?.as_mut()?.incident;
         let time = event.time();
         incident.count += 1;
@@ -766,6 +903,27 @@ impl IncidentStore {
                 time,
                 message: event.message.clone(),
             });
+        }
+        if incident.state == IncidentState::Pending {
+            let since = incident
+                .history
+                .first()
+                .map_or(incident.first_seen, |entry| entry.at);
+            let due = rule
+                .lifecycle
+                .pending_for
+                .map(|pending| later(since, pending));
+            if due.is_none_or(|due| time < due) {
+                return None;
+            }
+            incident.state = IncidentState::Open;
+            incident.record(time, Change::Fired);
+            render_description(incident, rule);
+        }
+        let severity = incident.severity;
+        rule.lifecycle.escalate(incident, time);
+        if incident.severity != severity {
+            render_description(incident, rule);
         }
         let id = incident.id;
         self.mark_changed(slot);
@@ -781,12 +939,14 @@ impl IncidentStore {
         Some(later(tracked.incident.last_seen, tracked.resolve_after))
     }
 
-    fn resolve(&mut self, slot: usize, at: Timestamp) {
+    fn resolve(&mut self, slot: usize, at: Timestamp, rule: &Rule) {
         let Some(tracked) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
         tracked.incident.state = IncidentState::Resolved;
         tracked.incident.resolved_at = Some(at);
+        tracked.incident.record(at, Change::Resolved);
+        render_description(&mut tracked.incident, rule);
         self.mark_changed(slot);
         self.resolved.push_back(slot);
         while self.resolved.len() > MAX_RESOLVED_INCIDENTS {
@@ -823,4 +983,23 @@ impl IncidentStore {
         }
         changes
     }
+}
+
+/// Renders the rule's description for `incident` again, with its current
+/// count: descriptions follow the incident's state changes.
+fn render_description(incident: &mut Incident, rule: &Rule) {
+    let Some(template) = &rule.description_template else {
+        return;
+    };
+    let values: Vec<String> = rule
+        .group_by
+        .iter()
+        .map(|field| {
+            incident
+                .group
+                .get(field)
+                .map_or_else(|| MISSING.to_owned(), String::clone)
+        })
+        .collect();
+    incident.description = Some(template.render(&rule.id, &values, incident.count));
 }

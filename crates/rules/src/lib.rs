@@ -21,8 +21,11 @@
 //! - **Detecting**: a [`Detector`] runs a rule set over events in event
 //!   time, so that replaying a file gives the same incidents as watching it
 //!   live, late events included. It reports each [`Match`] and keeps the
-//!   [`Incident`](firewatch_event::Incident)s: opened, updated, resolved.
-//!   Its windows and open incidents can be saved and restored across a
+//!   [`Incident`](firewatch_event::Incident)s: opened, updated, resolved,
+//!   with their history. A rule may hold an incident pending until its
+//!   condition has held `for` a while, reopen the same incident when it
+//!   flaps, and raise its severity as matches add up (`escalate`). Its
+//!   windows and open incidents can be saved and restored across a
 //!   restart ([`Detector::snapshot`], [`Detector::restore`]).
 //!
 //! The rule file format (v1; the README's "Rule format" has every key,
@@ -38,6 +41,9 @@
 //!     threshold: { count: 5, window: 1m }
 //!     group_by: [host, fields.rhost]
 //!     resolve_after: 10m                 # default 5m
+//!     for: 2m                            # pending until the condition held this long
+//!     flap: { count: 3, within: 30m }    # a refire soon after resolving reopens it
+//!     escalate: [{ count: 50, severity: critical }]
 //! ```
 //!
 //! ```
@@ -79,6 +85,7 @@ mod diagnostic;
 mod files;
 mod filter;
 mod incidents;
+mod lifecycle;
 pub mod limits;
 mod prefilter;
 mod routing;
@@ -95,6 +102,7 @@ mod window;
 
 pub use detector::{Detector, Match};
 pub use diagnostic::{Diagnostic, RulesError};
+pub use lifecycle::{Escalation, Flap};
 pub use rule::{DEFAULT_RESOLVE_AFTER, Rule, Threshold};
 pub use ruleset::{RuleSet, lint};
 pub use snapshot::{DETECTOR_STATE_VERSION, DetectorState};

@@ -8,6 +8,7 @@ use jiff::SignedDuration;
 
 use crate::condition::Condition;
 use crate::filter::Filter;
+use crate::lifecycle::{Escalation, Flap, Lifecycle};
 use crate::prefilter::MessageMatch;
 use crate::template::{MISSING, TitleTemplate};
 
@@ -96,6 +97,7 @@ pub struct Rule {
     pub(crate) title: String,
     pub(crate) title_template: TitleTemplate,
     pub(crate) description: Option<String>,
+    pub(crate) description_template: Option<TitleTemplate>,
     pub(crate) severity: Severity,
     pub(crate) filter: Option<Filter>,
     pub(crate) message: Option<MessageMatch>,
@@ -104,6 +106,7 @@ pub struct Rule {
     pub(crate) kind: Kind,
     pub(crate) group_by: Vec<String>,
     pub(crate) resolve_after: SignedDuration,
+    pub(crate) lifecycle: Lifecycle,
     pub(crate) path: PathBuf,
     pub(crate) line: usize,
 }
@@ -148,6 +151,21 @@ impl Rule {
     /// Quiet period (event time) after which an open incident resolves.
     pub fn resolve_after(&self) -> SignedDuration {
         self.resolve_after
+    }
+
+    /// How long the condition must hold before an incident fires (`for`).
+    pub fn pending_for(&self) -> Option<SignedDuration> {
+        self.lifecycle.pending_for
+    }
+
+    /// When a refire reopens the resolved incident and marks it flapping.
+    pub fn flap(&self) -> Option<Flap> {
+        self.lifecycle.flap
+    }
+
+    /// Severities the incident rises to as its matches count up.
+    pub fn escalations(&self) -> &[Escalation] {
+        &self.lifecycle.escalate
     }
 
     /// The file the rule was loaded from.

@@ -28,7 +28,8 @@
 //! - A rule whose *definition* changed starts fresh. The definition is what
 //!   a group's state and open incident depend on: the type with its
 //!   parameters (`count`, `window`, ...), `group_by`, `resolve_after`, the
-//!   title and the severity (an open incident carries the last two). What a
+//!   title and the severity (an open incident carries the last two), and
+//!   `for`, `flap` and `escalate` when the rule has them. What a
 //!   rule matches (`filter:`, `match:`, `when:`) may change without losing
 //!   the windows: the matches already counted were matches when they came.
 //! - A new rule starts empty.
@@ -45,7 +46,12 @@
 //!
 //! The state says `"version": 1`. A state of another version does not
 //! deserialise (the error says which version it is), and the caller starts
-//! a fresh detector instead.
+//! a fresh detector instead. Incidents gained a state (`pending`), a
+//! description, a `flapping` mark and a history within version 1: what
+//! older builds wrote reads with no description, not flapping and an empty
+//! history, so the version did not change. A pending incident is kept
+//! like an open one, and still waits for `for` after the restart; the
+//! resolved incident a refire could reopen (`flap`) is not kept.
 
 use std::fmt::Write as _;
 
@@ -175,6 +181,11 @@ pub(crate) fn definition(rule: &Rule) -> String {
         " group_by={:?} resolve_after={:#} severity={} title={:?}",
         rule.group_by, rule.resolve_after, rule.severity, rule.title
     );
+    if !rule.lifecycle.is_default() {
+        // Only when set, so that the definitions of rules written before
+        // these keys existed, and their saved groups, stay the same.
+        let _ = write!(text, " lifecycle={:?}", rule.lifecycle);
+    }
     text
 }
 

@@ -19,6 +19,8 @@ use serde::Deserialize;
 use serde::de::{self, IgnoredAny, SeqAccess, Visitor};
 use serde_saphyr::{Location, MessageFormatter, Spanned, UserMessageFormatter};
 
+use crate::lifecycle::{EscalationSpec, FlapSpec};
+
 /// A place in a rule file: 1-based line and column (in characters).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Place {
@@ -77,6 +79,10 @@ pub(crate) struct RuleSpec {
     pub threshold: Option<Spanned<ThresholdSpec>>,
     pub group_by: Option<Vec<Spanned<String>>>,
     pub resolve_after: Option<Spanned<String>>,
+    #[serde(rename = "for")]
+    pub pending_for: Option<Spanned<String>>,
+    pub flap: Option<Spanned<FlapSpec>>,
+    pub escalate: Option<Vec<Spanned<EscalationSpec>>>,
     #[serde(rename = "type")]
     pub kind: Option<Spanned<String>>,
     pub when: Option<Spanned<ConditionSpec>>,

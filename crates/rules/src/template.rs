@@ -1,6 +1,8 @@
-//! Incident titles: `"SSH brute force on {host} from {fields.rhost}"`.
+//! Incident titles and descriptions: `"SSH brute force on {host} from
+//! {fields.rhost}"`.
 //!
-//! A placeholder names one of the rule's `group_by` fields, or `rule`. It
+//! A placeholder names one of the rule's `group_by` fields, `rule`, or
+//! `count` (the incident's match count when the text is rendered). It
 //! is resolved once, when the rule compiles, so that rendering a title is a
 //! walk over prepared pieces. A name that is neither renders as `-`, as does
 //! a group value the event did not carry. `{{` and `}}` stand for literal
@@ -18,6 +20,7 @@ enum Piece {
     /// The value of the `group_by` field at this index.
     Group(usize),
     Rule,
+    Count,
     Unknown,
 }
 
@@ -47,6 +50,8 @@ impl TitleTemplate {
                     }
                     pieces.push(if name == "rule" {
                         Piece::Rule
+                    } else if name == "count" {
+                        Piece::Count
                     } else if let Some(index) = group_by.iter().position(|field| field == name) {
                         Piece::Group(index)
                     } else {
@@ -67,17 +72,20 @@ impl TitleTemplate {
         Self { pieces }
     }
 
-    /// The title for one incident: `values` are the group values, in
-    /// `group_by` order.
-    pub fn render(&self, rule: &str, values: &[String]) -> String {
+    /// The text for one incident of `count` matches: `values` are the
+    /// group values, in `group_by` order.
+    pub fn render(&self, rule: &str, values: &[String], count: u64) -> String {
         let mut title = String::new();
         for piece in &self.pieces {
-            title.push_str(match piece {
-                Piece::Text(text) => text,
-                Piece::Group(index) => values.get(*index).map_or(MISSING, String::as_str),
-                Piece::Rule => rule,
-                Piece::Unknown => MISSING,
-            });
+            match piece {
+                Piece::Text(text) => title.push_str(text),
+                Piece::Group(index) => {
+                    title.push_str(values.get(*index).map_or(MISSING, String::as_str));
+                }
+                Piece::Rule => title.push_str(rule),
+                Piece::Count => title.push_str(&count.to_string()),
+                Piece::Unknown => title.push_str(MISSING),
+            }
         }
         title
     }
@@ -90,7 +98,7 @@ mod tests {
     fn render(text: &str, group_by: &[&str], values: &[&str]) -> String {
         let group_by: Vec<String> = group_by.iter().map(|name| name.to_string()).collect();
         let values: Vec<String> = values.iter().map(|value| value.to_string()).collect();
-        TitleTemplate::new(text, &group_by).render("ssh", &values)
+        TitleTemplate::new(text, &group_by).render("ssh", &values, 7)
     }
 
     #[test]
@@ -108,6 +116,7 @@ mod tests {
             "ssh: - down"
         );
         assert_eq!(render("no placeholders", &[], &[]), "no placeholders");
+        assert_eq!(render("{count} matches", &[], &[]), "7 matches");
     }
 
     #[test]

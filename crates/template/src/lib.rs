@@ -40,12 +40,11 @@
 //! saved and carried over a restart.
 
 mod config;
-mod error;
 mod miner;
 mod template;
 mod token;
 
 pub use config::MinerConfig;
-pub use error::Error;
+pub use firewatch_event::TemplateId;
 pub use miner::TemplateMiner;
-pub use template::{Template, TemplateId, TemplateMatch, WILDCARD};
+pub use template::{Template, TemplateMatch, WILDCARD};

@@ -31,10 +31,11 @@
 
 use std::collections::HashMap;
 
+use firewatch_event::TemplateId;
 use serde::{Deserialize, Serialize};
 
 use crate::config::MinerConfig;
-use crate::template::{Template, TemplateId, TemplateMatch, TemplateToken, WILDCARD, render};
+use crate::template::{Template, TemplateMatch, TemplateToken, WILDCARD, render};
 use crate::token::{Token, tokenize};
 
 /// Groups messages into templates as they stream by.

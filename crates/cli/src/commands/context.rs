@@ -10,7 +10,9 @@ use firewatch_event::EventId;
 use firewatch_index::IndexReader;
 
 use crate::DataDirArg;
-use crate::output::{EventTableStyle, event_json, write_event_rows, write_json_line};
+use crate::output::{
+    EventTableStyle, stored_event_json, template_texts, write_event_rows, write_json_line,
+};
 
 /// Arguments of `firewatch context`.
 #[derive(Debug, Args)]
@@ -49,9 +51,10 @@ pub fn run(args: ContextArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
+        let texts = template_texts(&reader)?;
         let first = -(context.before.len() as i64);
         for (position, hit) in (first..).zip(&hits) {
-            let mut object = event_json(&hit.event, &hit.incidents);
+            let mut object = stored_event_json(&hit.event, &hit.incidents, &texts);
             object["position"] = position.into();
             write_json_line(&mut out, &object)?;
         }

@@ -41,12 +41,15 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     args.input.for_each_batch(|batch| {
         for record in &batch.records {
-            let event = parser.parse(record, &source, batch.received);
-            let mut json = event_json(&event, &[]);
-            if let Some(miner) = &mut miner {
+            let mut event = parser.parse(record, &source, batch.received);
+            let template = miner.as_mut().map(|miner| {
                 let found = miner.add(&event.message);
-                json["template_id"] = found.id.to_string().into();
-                json["template"] = found.template.into();
+                event.template = Some(found.id);
+                found.template
+            });
+            let mut json = event_json(&event, &[]);
+            if let Some(template) = template {
+                json["template"] = template.into();
             }
             write_json_line(&mut out, &json)?;
         }

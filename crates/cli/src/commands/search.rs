@@ -1,19 +1,21 @@
 //! `firewatch search QUERY`: matching events, or how they spread over the
 //! values of a field (`--count-by`) or over time (`--histogram`).
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
+use firewatch_event::TemplateId;
 use firewatch_index::{IndexReader, Order, SearchRequest, ValueCounts};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use crate::DataDirArg;
 use crate::output::{
-    EventTableStyle, colour_stdout, event_json, short_time, terminal_width, write_event_rows,
-    write_json_line,
+    EventTableStyle, colour_stdout, short_time, stored_event_json, template_texts, terminal_width,
+    write_event_rows, write_json_line,
 };
 use crate::timearg::parse_time;
 
@@ -117,7 +119,13 @@ pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if let Some(field) = &args.count_by {
         let counts = reader.count_by(&request, field, args.limit.unwrap_or(DEFAULT_VALUES))?;
-        write_counts(&mut out, field, &counts, args.json)?;
+        // Template ids mean little on their own: show each one's text.
+        let texts = if field == "template" {
+            template_texts(&reader)?
+        } else {
+            HashMap::new()
+        };
+        write_counts(&mut out, field, &counts, &texts, args.json)?;
     } else if let Some(bucket) = &args.histogram {
         let width = firewatch_event::parse_duration(bucket)
             .with_context(|| format!("--histogram {bucket:?}: expected e.g. 1m, 10s, 1h"))?;
@@ -129,8 +137,10 @@ pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
     } else {
         let results = reader.search(&request)?;
         if args.json {
+            let texts = template_texts(&reader)?;
             for hit in &results.hits {
-                write_json_line(&mut out, &event_json(&hit.event, &hit.incidents))?;
+                let object = stored_event_json(&hit.event, &hit.incidents, &texts);
+                write_json_line(&mut out, &object)?;
             }
         } else {
             let mut highlighter = if colour_stdout() {
@@ -166,20 +176,29 @@ fn percent(count: u64, total: u64) -> f64 {
     }
 }
 
-/// The `--count-by` table: value, count, share of the matching events.
+/// The text of a counted template id, when `texts` knows it.
+fn template_text<'a>(texts: &'a HashMap<TemplateId, String>, value: &str) -> Option<&'a str> {
+    let id: TemplateId = value.parse().ok()?;
+    texts.get(&id).map(String::as_str)
+}
+
+/// The `--count-by` table: value, count, share of the matching events, and
+/// for template ids the template's text (`texts`).
 fn write_counts(
     out: &mut impl Write,
     field: &str,
     counts: &ValueCounts,
+    texts: &HashMap<TemplateId, String>,
     json: bool,
 ) -> anyhow::Result<()> {
     if json {
         for (value, count) in &counts.values {
             let share = percent(*count, counts.matches);
-            write_json_line(
-                out,
-                &json!({"value": value, "count": count, "share": share}),
-            )?;
+            let mut object = json!({"value": value, "count": count, "share": share});
+            if let Some(text) = template_text(texts, value) {
+                object["template"] = json!(text);
+            }
+            write_json_line(out, &object)?;
         }
         return Ok(());
     }
@@ -191,19 +210,28 @@ fn write_counts(
         .max()
         .unwrap_or(5)
         .min(60);
-    writeln!(
+    write!(
         out,
         "{:value_width$}  {:>8}  {:>6}",
         field.to_uppercase(),
         "COUNT",
         "SHARE"
     )?;
+    if texts.is_empty() {
+        writeln!(out)?;
+    } else {
+        writeln!(out, "  TEXT")?;
+    }
     for (value, count) in &counts.values {
-        writeln!(
+        write!(
             out,
             "{value:value_width$}  {count:>8}  {:>5.1}%",
             percent(*count, counts.matches)
         )?;
+        match template_text(texts, value) {
+            Some(text) => writeln!(out, "  {text}")?,
+            None => writeln!(out)?,
+        }
     }
     writeln!(
         out,
