@@ -146,7 +146,12 @@ impl Bench {
 
     /// The corpus of this format and size, generated if needed.
     pub fn corpus(&self, format: CorpusFormat, size: Size) -> anyhow::Result<Corpus> {
-        Corpus::ensure(&self.work_dir, &self.shared_dir, format, Extent::Bytes(size))
+        Corpus::ensure(
+            &self.work_dir,
+            &self.shared_dir,
+            format,
+            Extent::Bytes(size),
+        )
     }
 
     /// The intake corpus of this format: `--size` if given, else
