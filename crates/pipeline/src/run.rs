@@ -636,6 +636,16 @@ fn index_loop(
     housekeeping.run();
     let mut commits = 0;
     let mut dirty = false;
+    // Asked for a state that has not arrived yet: the batches already on
+    // their way must not ask again, or each answer would make a commit of
+    // its own.
+    let mut awaiting_state = false;
+    let ask_for_state = |awaiting_state: &mut bool| {
+        if !*awaiting_state {
+            state_request.ask();
+            *awaiting_state = true;
+        }
+    };
     let mut next_commit = Instant::now() + plan.commit_interval;
     loop {
         let wait = next_commit.saturating_duration_since(Instant::now());
@@ -663,7 +673,7 @@ fn index_loop(
                 dirty = true;
                 if writer.pending_documents() >= plan.commit_documents || sources.commit_requested()
                 {
-                    state_request.ask();
+                    ask_for_state(&mut awaiting_state);
                 }
             }
             Ok(IndexWork::Incidents(incidents)) => {
@@ -673,6 +683,7 @@ fn index_loop(
                 dirty = true;
             }
             Ok(IndexWork::RuleState(rule_state)) => {
+                awaiting_state = false;
                 if dirty {
                     commit(&mut writer, &checkpoint, rule_state.as_ref(), sources)?;
                     commits += 1;
@@ -683,7 +694,7 @@ fn index_loop(
             }
             Err(RecvTimeoutError::Timeout) => {
                 if dirty {
-                    state_request.ask();
+                    ask_for_state(&mut awaiting_state);
                 }
                 next_commit = Instant::now() + plan.commit_interval;
             }
