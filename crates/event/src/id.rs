@@ -6,10 +6,6 @@
 //! machine and release: that is what lets a re-delivered line replace its first
 //! copy instead of doubling it.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use xxhash_rust::xxh3::Xxh3;
 
 /// The stable id of one event.
@@ -33,11 +29,45 @@ pub(crate) fn hash_parts(parts: &[&[u8]]) -> u64 {
 }
 
 pub(crate) fn parse_hex_id(text: &str) -> Result<u64, InvalidId> {
-    if text.len() != 16 {
+    // `from_str_radix` alone would accept a leading `+`.
+    if text.len() != 16 || !text.bytes().all(|byte| byte.is_ascii_hexdigit()) {
         return Err(InvalidId(text.to_owned()));
     }
     u64::from_str_radix(text, 16).map_err(|_| InvalidId(text.to_owned()))
 }
+
+/// Gives a `u64` newtype id its text form, 16 lower-case hex digits, for
+/// display, parsing and serde alike, so that every id reads the same way.
+macro_rules! hex_id_text {
+    ($id:ty) => {
+        impl std::fmt::Display for $id {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{:016x}", self.0)
+            }
+        }
+
+        impl std::str::FromStr for $id {
+            type Err = $crate::InvalidId;
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                $crate::id::parse_hex_id(text).map(Self)
+            }
+        }
+
+        impl serde::Serialize for $id {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $id {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+pub(crate) use hex_id_text;
 
 impl EventId {
     /// The id of an event identified by `parts` (e.g. source name, file
@@ -47,31 +77,7 @@ impl EventId {
     }
 }
 
-impl fmt::Display for EventId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}", self.0)
-    }
-}
-
-impl FromStr for EventId {
-    type Err = InvalidId;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_hex_id(s).map(Self)
-    }
-}
-
-impl Serialize for EventId {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for EventId {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
+hex_id_text!(EventId);
 
 #[cfg(test)]
 mod tests {
@@ -84,5 +90,6 @@ mod tests {
         assert_ne!(id, EventId::from_parts(&[b"ap", b"p42"]));
         assert_eq!(id.to_string().parse::<EventId>().unwrap(), id);
         assert!("xyz".parse::<EventId>().is_err());
+        assert!("+00000000000000f".parse::<EventId>().is_err());
     }
 }

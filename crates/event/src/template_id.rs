@@ -4,13 +4,7 @@
 //! [`Event`](crate::Event) can hold it without the event model depending on
 //! the miner.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use xxhash_rust::xxh3::xxh3_64;
-
-use crate::InvalidId;
 
 /// The stable id of a template: the xxh3 hash of the template's text when
 /// it was first seen.
@@ -31,38 +25,7 @@ impl TemplateId {
     }
 }
 
-impl fmt::Display for TemplateId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}", self.0)
-    }
-}
-
-impl FromStr for TemplateId {
-    type Err = InvalidId;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let invalid = || InvalidId(text.to_owned());
-        // `from_str_radix` alone would accept a leading `+`.
-        if text.len() != 16 || !text.bytes().all(|byte| byte.is_ascii_hexdigit()) {
-            return Err(invalid());
-        }
-        u64::from_str_radix(text, 16)
-            .map(Self)
-            .map_err(|_| invalid())
-    }
-}
-
-impl Serialize for TemplateId {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for TemplateId {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
+crate::id::hex_id_text!(TemplateId);
 
 #[cfg(test)]
 mod tests {
