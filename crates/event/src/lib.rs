@@ -24,6 +24,7 @@
 //! Next, read `firewatch-parse` for how lines become events.
 
 mod batch;
+mod delivery;
 mod duration;
 mod event;
 mod id;
@@ -32,6 +33,7 @@ mod level;
 mod template_id;
 
 pub use batch::{Batch, Checkpoint, Position, RawRecord};
+pub use delivery::{DELIVERIES_FILE, Delivery, DeliveryOutcome, NotifyReason};
 pub use duration::{InvalidDuration, deserialize_duration, parse_duration};
 pub use event::{Event, FieldMap, ParseProblem};
 pub use id::{EventId, InvalidId};
