@@ -32,6 +32,7 @@ use crate::prefilter::{MessageMatch, PatternTable, Prefilter};
 use crate::rule::{DEFAULT_RESOLVE_AFTER, Kind, Rule, Threshold};
 use crate::rule_types::KindSpecs;
 use crate::ruleset::RuleSet;
+use crate::sigma::{self, SigmaRules};
 use crate::syntax::{
     FilterSpec, MatchSpec, Place, RuleSpec, TextList, ThresholdSpec, parse_rule_file, place,
     text_items,
@@ -56,6 +57,8 @@ pub(crate) struct Compiler {
     /// Where the first `match:` is, to place problems of the shared
     /// automata and regex set.
     first_match: Option<(PathBuf, Place)>,
+    /// Sigma rules and correlations read so far (see `sigma`).
+    pub(crate) sigma: SigmaRules,
 }
 
 /// A rule read from its file, waiting for every file to be in.
@@ -107,8 +110,13 @@ impl Compiler {
     }
 
     /// Reads one file: its named conditions and lists are registered, its
-    /// rules wait for [`Compiler::finish`].
+    /// rules wait for [`Compiler::finish`]. A file whose documents have
+    /// `detection:` or `correlation:` at the top is read as Sigma.
     pub fn add_file(&mut self, path: &Path, source: &str) {
+        if sigma::is_sigma(source) {
+            self.add_sigma_file(path, source);
+            return;
+        }
         match parse_rule_file(source) {
             Ok(file) => {
                 let source: Arc<str> = source.into();
@@ -134,14 +142,27 @@ impl Compiler {
         }
     }
 
+    /// Queues a rule built from another format (Sigma) to compile with
+    /// the others.
+    pub(crate) fn push_rule(&mut self, path: &Path, source: &Arc<str>, spec: Spanned<RuleSpec>) {
+        self.pending.push(PendingRule {
+            path: path.to_owned(),
+            source: Arc::clone(source),
+            spec,
+        });
+    }
+
     /// The compiled rule set, or every problem found.
     pub fn finish(mut self) -> Result<RuleSet, Vec<Diagnostic>> {
+        self.finish_sigma();
         for pending in std::mem::take(&mut self.pending) {
             self.add_rule(&pending.path, &pending.source, pending.spec);
         }
         self.compile_unused_conditions();
         if !self.diagnostics.is_empty() {
-            return Err(self.diagnostics);
+            let mut diagnostics = std::mem::take(&mut self.diagnostics);
+            self.sigma.name_rules_in(&mut diagnostics);
+            return Err(diagnostics);
         }
         let prefilter = Prefilter::build(self.patterns, &self.rules);
         match prefilter {
@@ -197,6 +218,7 @@ impl Compiler {
             && spec.message.is_none()
             && spec.when.is_none()
             && spec.sequence.is_none()
+            && spec.together.is_none()
             && spec.ratio.is_none()
         {
             problems.at(
@@ -231,6 +253,7 @@ impl Compiler {
                 new_value: spec.new_value,
                 cardinality: spec.cardinality,
                 ratio: spec.ratio,
+                together: spec.together,
             },
             &group_by,
             source,

@@ -253,6 +253,17 @@ impl Detector {
                     }
                     Role::Step { first, then }
                 }
+                Kind::Together { of, .. } => {
+                    let matched = of
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, condition)| condition.holds(event, scan))
+                        .fold(0_u64, |bits, (index, _)| bits | (1 << index));
+                    if matched == 0 {
+                        continue;
+                    }
+                    Role::Steps(matched)
+                }
                 _ => Role::Match,
             };
             passed.push((index, role));

@@ -56,7 +56,7 @@ use crate::rule::{Kind, Rule};
 use crate::snapshot::{GroupSnapshot, RuleState, definition, fits};
 use crate::state::{
     BucketCounts, Buckets, DistinctValues, GroupState, KnownValues, LastSeen, StepEvents,
-    WINDOW_BUCKETS,
+    TogetherEvents, WINDOW_BUCKETS,
 };
 use crate::template::MISSING;
 use crate::window::MatchWindow;
@@ -70,6 +70,8 @@ pub(crate) enum Role {
     Population,
     /// The event is a step of a `sequence` rule (one or both).
     Step { first: bool, then: bool },
+    /// The event matches the `together` conditions whose bits are set.
+    Steps(u64),
 }
 
 /// What recording an event did.
@@ -156,7 +158,7 @@ impl Kind {
             Kind::Threshold(threshold) => threshold.window,
             Kind::Spike { window, .. } => window.saturating_mul(2),
             Kind::Ratio { window, .. } | Kind::Cardinality { window, .. } => *window,
-            Kind::Sequence { within, .. } => *within,
+            Kind::Sequence { within, .. } | Kind::Together { within, .. } => *within,
             Kind::Any | Kind::Absence { .. } | Kind::NewValue { .. } => SignedDuration::ZERO,
         };
         kept.saturating_add(LATE_EVENT_ALLOWANCE)
@@ -168,6 +170,7 @@ impl Kind {
             Kind::Any | Kind::Threshold(_) => GroupState::Matches(MatchWindow::default()),
             Kind::Spike { .. } | Kind::Ratio { .. } => GroupState::Counts(BucketCounts::default()),
             Kind::Sequence { .. } => GroupState::Steps(StepEvents::default()),
+            Kind::Together { .. } => GroupState::Together(TogetherEvents::default()),
             Kind::NewValue { .. } => GroupState::Known(KnownValues::new(event.time())),
             Kind::Cardinality { .. } => GroupState::Distinct(DistinctValues::default()),
             Kind::Absence { .. } => GroupState::LastSeen(LastSeen {
@@ -637,6 +640,19 @@ fn step(
                 None => Outcome::Pending,
             }
         }
+        (Kind::Together { of, count, within }, GroupState::Together(together)) => {
+            let Role::Steps(matched) = role else {
+                return Outcome::NotMatch;
+            };
+            together.drop_older_than(cutoff);
+            match together.record(sample(), matched, of.len(), *count, *within) {
+                Some(events) => {
+                    let matched_count = events.len() as u64;
+                    Outcome::Fire(VecDeque::from(events), matched_count)
+                }
+                None => Outcome::Pending,
+            }
+        }
         (Kind::Cardinality { count, window, .. }, GroupState::Distinct(distinct)) => {
             distinct.drop_older_than(cutoff);
             let count = usize::try_from(*count).unwrap_or(usize::MAX);
@@ -707,6 +723,7 @@ fn next_deadline(group: &Group, rule: &Rule, store: &IncidentStore) -> Option<Ti
                 .map(|index| buckets.start(index.saturating_add(1)))
         }
         GroupState::Steps(steps) => steps.newest(),
+        GroupState::Together(together) => together.newest(),
         GroupState::Distinct(distinct) => distinct.newest(),
         GroupState::Known(_) | GroupState::LastSeen(_) => None,
     };

@@ -92,6 +92,7 @@ mod routing;
 mod rule;
 mod rule_types;
 mod ruleset;
+mod sigma;
 mod snapshot;
 mod state;
 mod syntax;

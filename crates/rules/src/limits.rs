@@ -38,6 +38,8 @@ pub const MAX_REMEMBERED_GROUPS: usize = 10_000;
 pub const MAX_KNOWN_VALUES: usize = 10_000;
 /// Step events a `sequence` rule keeps per group (the latest ones).
 pub const MAX_SEQUENCE_STEPS: usize = 1_000;
+/// Conditions a `together` rule may list.
+pub const MAX_TOGETHER_STEPS: usize = 32;
 /// Time buckets per window for `spike` and `ratio` counts: a window's
 /// count is exact to one bucket (1/30 of the window) at its edges.
 pub const BUCKETS_PER_WINDOW: i64 = 30;

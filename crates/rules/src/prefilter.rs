@@ -275,7 +275,7 @@ impl Prefilter {
 
 /// The literals one of which must occur for `rule` to be worth evaluating:
 /// its `match:` trigger, else keywords its `when:` requires, else for a
-/// sequence keywords both steps require. A ratio rule counts the events its
+/// sequence or a together keywords every step requires. A ratio rule counts the events its
 /// keywords do not match too, so only its population can trigger it.
 fn trigger(rule: &Rule) -> Option<Vec<u32>> {
     if let Kind::Ratio { population, .. } = &rule.kind {
@@ -291,6 +291,13 @@ fn trigger(rule: &Rule) -> Option<Vec<u32>> {
         Kind::Sequence { first, then, .. } => {
             let mut literals = first.required_literals()?;
             literals.extend(then.required_literals()?);
+            Some(literals)
+        }
+        Kind::Together { of, .. } => {
+            let mut literals = Vec::new();
+            for condition in of {
+                literals.extend(condition.required_literals()?);
+            }
             Some(literals)
         }
         _ => None,

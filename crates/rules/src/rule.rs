@@ -48,6 +48,13 @@ pub(crate) enum Kind {
         then: Condition,
         within: SignedDuration,
     },
+    /// Events matching at least `count` of the conditions `of` (each
+    /// condition by one event or more, in any order) within `within`.
+    Together {
+        of: Box<[Condition]>,
+        count: usize,
+        within: SignedDuration,
+    },
     /// A value of `field` not seen in the group before; values seen during
     /// `learn` from the group's first match are known without firing.
     NewValue {
@@ -79,6 +86,7 @@ impl Kind {
             Kind::Spike { .. } => "spike",
             Kind::Absence { .. } => "absence",
             Kind::Sequence { .. } => "sequence",
+            Kind::Together { .. } => "together",
             Kind::NewValue { .. } => "new_value",
             Kind::Cardinality { .. } => "cardinality",
             Kind::Ratio { .. } => "ratio",
@@ -138,7 +146,7 @@ impl Rule {
     }
 
     /// The rule's type, as written in `type:`: `any`, `threshold`, `spike`,
-    /// `absence`, `sequence`, `new_value`, `cardinality` or `ratio`.
+    /// `absence`, `sequence`, `together`, `new_value`, `cardinality` or `ratio`.
     pub fn rule_type(&self) -> &'static str {
         self.kind.name()
     }

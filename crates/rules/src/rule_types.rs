@@ -10,11 +10,12 @@ use std::collections::BTreeMap;
 use serde_saphyr::Spanned;
 
 use crate::compile::{Compiler, Problems, compile_threshold, non_empty_items, positive_duration};
-use crate::limits::{MAX_COUNT, MAX_THRESHOLD_COUNT};
+use crate::condition::Condition;
+use crate::limits::{MAX_COUNT, MAX_THRESHOLD_COUNT, MAX_TOGETHER_STEPS};
 use crate::rule::Kind;
 use crate::syntax::{
     AbsenceSpec, CardinalitySpec, NewValueSpec, Place, RatioSpec, SequenceSpec, SpikeSpec,
-    TextList, ThresholdSpec, place,
+    TextList, ThresholdSpec, TogetherSpec, place,
 };
 
 /// The type-related keys of one rule, as written.
@@ -27,14 +28,16 @@ pub(crate) struct KindSpecs {
     pub new_value: Option<Spanned<NewValueSpec>>,
     pub cardinality: Option<Spanned<CardinalitySpec>>,
     pub ratio: Option<Spanned<RatioSpec>>,
+    pub together: Option<Spanned<TogetherSpec>>,
 }
 
-const TYPES: [&str; 8] = [
+const TYPES: [&str; 9] = [
     "any",
     "threshold",
     "spike",
     "absence",
     "sequence",
+    "together",
     "new_value",
     "cardinality",
     "ratio",
@@ -53,6 +56,7 @@ impl KindSpecs {
         note("spike", self.spike.as_ref().map(place));
         note("absence", self.absence.as_ref().map(place));
         note("sequence", self.sequence.as_ref().map(place));
+        note("together", self.together.as_ref().map(place));
         note("new_value", self.new_value.as_ref().map(place));
         note("cardinality", self.cardinality.as_ref().map(place));
         note("ratio", self.ratio.as_ref().map(place));
@@ -122,6 +126,7 @@ impl Compiler {
             new_value,
             cardinality,
             ratio,
+            together,
             ..
         } = specs;
         match name.as_str() {
@@ -129,6 +134,7 @@ impl Compiler {
             "spike" => compile_spike(spike?, problems),
             "absence" => compile_absence(absence?, group_by, source, problems),
             "sequence" => self.compile_sequence(sequence?, problems),
+            "together" => self.compile_together(together?, problems),
             "new_value" => compile_new_value(new_value?, problems),
             "cardinality" => compile_cardinality(cardinality?, problems),
             "ratio" => self.compile_ratio(ratio?, problems),
@@ -152,6 +158,40 @@ impl Compiler {
         Some(Kind::Sequence {
             first: first?,
             then: then?,
+            within: within?,
+        })
+    }
+
+    fn compile_together(
+        &mut self,
+        spec: Spanned<TogetherSpec>,
+        problems: &mut Problems<'_>,
+    ) -> Option<Kind> {
+        let at = place(&spec);
+        let spec = spec.value;
+        let of = required(spec.of.as_ref(), at, "together", "of", problems).and_then(|of| {
+            if of.value.len() < 2 || of.value.len() > MAX_TOGETHER_STEPS {
+                problems.at(
+                    place(of),
+                    format!("together lists 2 to {MAX_TOGETHER_STEPS} conditions under of"),
+                );
+                return None;
+            }
+            let compiled: Vec<Option<Condition>> = of
+                .value
+                .iter()
+                .map(|condition| self.compile_condition(condition, problems))
+                .collect();
+            compiled.into_iter().collect::<Option<Vec<_>>>()
+        });
+        let within = required(spec.within.as_ref(), at, "together", "within", problems)
+            .and_then(|within| positive_duration(within, "within", problems));
+        let of = of?;
+        let steps = of.len() as u64;
+        let needed = count(spec.count.as_ref(), steps, steps, "count", problems)?;
+        Some(Kind::Together {
+            of: of.into_boxed_slice(),
+            count: usize::try_from(needed).unwrap_or(usize::MAX),
             within: within?,
         })
     }

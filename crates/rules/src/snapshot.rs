@@ -160,6 +160,9 @@ pub(crate) fn definition(rule: &Rule) -> String {
         ),
         Kind::Absence { period, expect } => write!(text, " period={period:#} expect={expect:?}"),
         Kind::Sequence { within, .. } => write!(text, " within={within:#}"),
+        Kind::Together { of, count, within } => {
+            write!(text, " of={} count={count} within={within:#}", of.len())
+        }
         Kind::NewValue { field, learn } => write!(text, " field={field:?} learn={learn:#}"),
         Kind::Cardinality {
             field,
@@ -199,6 +202,7 @@ pub(crate) fn fits(kind: &Kind, state: &GroupState) -> bool {
                 GroupState::Counts(_)
             )
             | (Kind::Sequence { .. }, GroupState::Steps(_))
+            | (Kind::Together { .. }, GroupState::Together(_))
             | (Kind::NewValue { .. }, GroupState::Known(_))
             | (Kind::Cardinality { .. }, GroupState::Distinct(_))
             | (Kind::Absence { .. }, GroupState::LastSeen(_))

@@ -12,6 +12,8 @@
 //!   of the window, for the windows counted plus the late-event allowance;
 //! - `sequence`: the latest [`MAX_SEQUENCE_STEPS`] step events of each kind
 //!   within `within` plus the allowance;
+//! - `together`: the latest [`MAX_SEQUENCE_STEPS`] events of each of its
+//!   conditions within `within` plus the allowance;
 //! - `new_value`: up to [`MAX_KNOWN_VALUES`] values (kept for good);
 //! - `cardinality`: at most `count` values, an exact set: once `count`
 //!   distinct values are within the window the rule fires and the set is
@@ -36,6 +38,8 @@ pub(crate) enum GroupState {
     Counts(BucketCounts),
     /// `sequence`: recent events of each step.
     Steps(StepEvents),
+    /// `together`: recent events of each condition.
+    Together(TogetherEvents),
     /// `new_value`: values known in the group.
     Known(KnownValues),
     /// `cardinality`: distinct values and when each was last seen.
@@ -52,6 +56,7 @@ impl GroupState {
             GroupState::Matches(window) => window.newest().is_none(),
             GroupState::Counts(counts) => counts.newest().is_none(),
             GroupState::Steps(steps) => steps.newest().is_none(),
+            GroupState::Together(together) => together.newest().is_none(),
             GroupState::Distinct(distinct) => distinct.newest().is_none(),
             GroupState::Known(_) | GroupState::LastSeen(_) => false,
         }
@@ -230,6 +235,97 @@ impl StepEvents {
     }
 }
 
+/// Recent events of each condition of a `together` rule, each list sorted
+/// by time.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct TogetherEvents {
+    steps: Vec<VecDeque<Sample>>,
+}
+
+impl TogetherEvents {
+    /// Records an event that matches the conditions whose bits are set in
+    /// `matched`; returns the events it completes a span with, if any, and
+    /// then forgets every condition's events.
+    ///
+    /// A span is complete when events of at least `needed` distinct
+    /// conditions, this event among them, lie within `within` of each
+    /// other, in any order of time or arrival. An event counts for every
+    /// condition it matches.
+    pub fn record(
+        &mut self,
+        sample: Sample,
+        matched: u64,
+        steps: usize,
+        needed: usize,
+        within: SignedDuration,
+    ) -> Option<Vec<Sample>> {
+        self.steps.resize_with(steps, VecDeque::new);
+        let time = sample.time;
+        for (index, events) in self.steps.iter_mut().enumerate() {
+            if matched & (1 << index) != 0 {
+                insert_sorted(events, sample.clone());
+            }
+        }
+        let earliest = time.checked_sub(within).unwrap_or(Timestamp::MIN);
+        // The span that completes, if one does, starts at one of the events
+        // held from `earliest` to this one.
+        let mut starts: Vec<Timestamp> = self
+            .steps
+            .iter()
+            .flatten()
+            .map(|event| event.time)
+            .filter(|start| (earliest..=time).contains(start))
+            .collect();
+        starts.sort_unstable();
+        starts.dedup();
+        for start in starts {
+            let end = start.checked_add(within).unwrap_or(Timestamp::MAX);
+            let chosen: Vec<&Sample> = self
+                .steps
+                .iter()
+                .enumerate()
+                .filter_map(|(index, events)| {
+                    if matched & (1 << index) != 0 {
+                        return Some(&sample);
+                    }
+                    events
+                        .iter()
+                        .find(|event| (start..=end).contains(&event.time))
+                })
+                .collect();
+            if chosen.len() >= needed {
+                let mut fired: Vec<Sample> = Vec::with_capacity(chosen.len());
+                for event in chosen {
+                    if !fired.iter().any(|kept| kept.event_id == event.event_id) {
+                        fired.push(event.clone());
+                    }
+                }
+                fired.sort_by_key(|event| event.time);
+                self.steps.iter_mut().for_each(VecDeque::clear);
+                return Some(fired);
+            }
+        }
+        None
+    }
+
+    /// Forgets events before `cutoff`.
+    pub fn drop_older_than(&mut self, cutoff: Timestamp) {
+        for events in &mut self.steps {
+            while events.front().is_some_and(|event| event.time < cutoff) {
+                events.pop_front();
+            }
+        }
+    }
+
+    /// The latest event held.
+    pub fn newest(&self) -> Option<Timestamp> {
+        self.steps
+            .iter()
+            .filter_map(|events| events.back().map(|event| event.time))
+            .max()
+    }
+}
+
 /// Inserts by time, keeping the latest [`MAX_SEQUENCE_STEPS`].
 fn insert_sorted(steps: &mut VecDeque<Sample>, sample: Sample) {
     let index = steps.partition_point(|step| step.time <= sample.time);
@@ -395,6 +491,37 @@ mod tests {
         let mut both = StepEvents::default();
         assert!(both.record(at(0), true, true, within).is_none());
         assert!(both.record(at(10), true, true, within).is_some());
+    }
+
+    #[test]
+    fn together_fires_on_every_condition_within_the_span_in_any_order() {
+        let within = SignedDuration::from_mins(1);
+        let mut together = TogetherEvents::default();
+        // Conditions 0, 1, 2; events arrive out of order.
+        assert!(together.record(at(100), 0b100, 3, 3, within).is_none());
+        assert!(together.record(at(130), 0b001, 3, 3, within).is_none());
+        let fired = together.record(at(90), 0b010, 3, 3, within).unwrap();
+        let ids: Vec<u64> = fired.iter().map(|event| event.event_id.0).collect();
+        assert_eq!(ids, [90, 100, 130]);
+        assert_eq!(together.newest(), None);
+
+        // Too far apart: 0 at 200, 1 at 230, 2 at 261.
+        assert!(together.record(at(200), 0b001, 3, 3, within).is_none());
+        assert!(together.record(at(230), 0b010, 3, 3, within).is_none());
+        assert!(together.record(at(261), 0b100, 3, 3, within).is_none());
+        // ... but a second 0 at 240 completes 230, 240, 261.
+        let fired = together.record(at(240), 0b001, 3, 3, within).unwrap();
+        let ids: Vec<u64> = fired.iter().map(|event| event.event_id.0).collect();
+        assert_eq!(ids, [230, 240, 261]);
+
+        // Two of three suffice when count is 2; one event may be both.
+        let mut two = TogetherEvents::default();
+        assert_eq!(two.record(at(10), 0b110, 3, 2, within).unwrap().len(), 1);
+        assert!(two.record(at(12), 0b001, 3, 2, within).is_none());
+        assert!(two.record(at(15), 0b001, 3, 2, within).is_none());
+        let fired = two.record(at(20), 0b100, 3, 2, within).unwrap();
+        let ids: Vec<u64> = fired.iter().map(|event| event.event_id.0).collect();
+        assert_eq!(ids, [12, 20]);
     }
 
     #[test]

@@ -66,7 +66,7 @@ impl From<serde_saphyr::Error> for SyntaxError {
 }
 
 /// One rule, as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RuleSpec {
     pub id: Option<Spanned<String>>,
@@ -92,12 +92,13 @@ pub(crate) struct RuleSpec {
     pub new_value: Option<Spanned<NewValueSpec>>,
     pub cardinality: Option<Spanned<CardinalitySpec>>,
     pub ratio: Option<Spanned<RatioSpec>>,
+    pub together: Option<Spanned<TogetherSpec>>,
 }
 
 /// One node of a condition tree, as written. Exactly one shape must be
 /// given (checked by `compile`): `all`, `any`, `not`, `condition` (a named
 /// condition), `field` with `op` (and `value`), `min_level`, or `keywords`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConditionSpec {
     pub all: Option<Spanned<Vec<Spanned<ConditionSpec>>>>,
@@ -112,7 +113,7 @@ pub(crate) struct ConditionSpec {
 }
 
 /// `keywords:` in a condition: words of the message.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct KeywordSpec {
     pub any: Option<Spanned<TextList>>,
@@ -122,7 +123,7 @@ pub(crate) struct KeywordSpec {
 
 /// A value in a condition or a list, with its YAML type kept so that a
 /// comparison can check it (`>` needs a number).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Literal {
     Text(String),
     Number(f64),
@@ -182,7 +183,7 @@ impl<'de> Visitor<'de> for LiteralVisitor {
 }
 
 /// `spike:` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SpikeSpec {
     pub window: Option<Spanned<String>>,
@@ -191,7 +192,7 @@ pub(crate) struct SpikeSpec {
 }
 
 /// `absence:` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AbsenceSpec {
     pub period: Option<Spanned<String>>,
@@ -202,7 +203,7 @@ pub(crate) struct AbsenceSpec {
 pub(crate) type GroupValues = BTreeMap<String, Spanned<TextList>>;
 
 /// `sequence:` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SequenceSpec {
     pub first: Option<Spanned<ConditionSpec>>,
@@ -210,8 +211,17 @@ pub(crate) struct SequenceSpec {
     pub within: Option<Spanned<String>>,
 }
 
+/// `together:` as written.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TogetherSpec {
+    pub of: Option<Spanned<Vec<Spanned<ConditionSpec>>>>,
+    pub count: Option<Spanned<u64>>,
+    pub within: Option<Spanned<String>>,
+}
+
 /// `new_value:` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewValueSpec {
     pub field: Option<Spanned<String>>,
@@ -219,7 +229,7 @@ pub(crate) struct NewValueSpec {
 }
 
 /// `cardinality:` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CardinalitySpec {
     pub field: Option<Spanned<String>>,
@@ -228,7 +238,7 @@ pub(crate) struct CardinalitySpec {
 }
 
 /// `ratio:` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RatioSpec {
     pub of: Option<Spanned<ConditionSpec>>,
@@ -238,7 +248,7 @@ pub(crate) struct RatioSpec {
 }
 
 /// `filter:` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FilterSpec {
     pub min_level: Option<Spanned<String>>,
@@ -249,7 +259,7 @@ pub(crate) struct FilterSpec {
 }
 
 /// `match:` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MatchSpec {
     pub any: Option<Spanned<TextList>>,
@@ -260,7 +270,7 @@ pub(crate) struct MatchSpec {
 }
 
 /// `threshold:` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ThresholdSpec {
     pub count: Option<Spanned<u64>>,
@@ -269,7 +279,7 @@ pub(crate) struct ThresholdSpec {
 
 /// A value that may be written as one string or as a list of strings
 /// (`host: web-01` or `host: [web-01, db-01]`).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum TextList {
     /// A single string scalar.
     One(String),
