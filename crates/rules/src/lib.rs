@@ -4,7 +4,7 @@
 //! a `match:` on the message with keywords and regexes, `when:` conditions
 //! on fields joined by all / any / not) and how matches become an incident:
 //! its type, `any` (every match), `threshold`, `spike`, `absence`,
-//! `sequence`, `new_value`, `cardinality` or `ratio`, all in event time,
+//! `sequence`, `together`, `new_value`, `cardinality` or `ratio`, all in event time,
 //! split by `group_by` fields. This crate has three parts:
 //!
 //! - **Loading** ([`RuleSet::load`], [`RuleSet::from_yaml`], [`lint`]):
