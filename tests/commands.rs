@@ -331,3 +331,35 @@ tests:
         "{stdout}"
     );
 }
+
+#[test]
+fn rules_test_covers_every_rule_type_and_lifecycle_feature() {
+    // One rule file and one test file per type, and one for `for`, `flap`
+    // and `escalate`: each fires, nearly fires, and takes lines out of order.
+    let dir = common::root().join("fixtures/rule-types");
+    for name in [
+        "any",
+        "threshold",
+        "spike",
+        "absence",
+        "sequence",
+        "new_value",
+        "cardinality",
+        "ratio",
+        "lifecycle",
+    ] {
+        assert!(dir.join(format!("{name}.yml")).is_file(), "{name}");
+        assert!(
+            dir.join(format!("tests/{name}.test.yml")).is_file(),
+            "{name}"
+        );
+    }
+    let lint = success(firewatch().args(["rules", "lint", "fixtures/rule-types"]));
+    assert_eq!(String::from_utf8(lint.stdout).unwrap(), "ok: 11 rules\n");
+    let tests = success(firewatch().args(["rules", "test", "fixtures/rule-types"]));
+    let stdout = String::from_utf8(tests.stdout).unwrap();
+    assert!(
+        stdout.ends_with("27 tests in 9 files: 27 passed, 0 failed\n"),
+        "{stdout}"
+    );
+}
