@@ -331,3 +331,107 @@ tests:
         "{stdout}"
     );
 }
+
+#[test]
+fn rules_test_covers_every_rule_type_and_lifecycle_feature() {
+    // One rule file and one test file per type, and one for `for`, `flap`
+    // and `escalate`: each fires, nearly fires, and takes lines out of order.
+    let dir = common::root().join("fixtures/rule-types");
+    for name in [
+        "any",
+        "threshold",
+        "spike",
+        "absence",
+        "sequence",
+        "new_value",
+        "cardinality",
+        "ratio",
+        "lifecycle",
+    ] {
+        assert!(dir.join(format!("{name}.yml")).is_file(), "{name}");
+        assert!(
+            dir.join(format!("tests/{name}.test.yml")).is_file(),
+            "{name}"
+        );
+    }
+    let lint = success(firewatch().args(["rules", "lint", "fixtures/rule-types"]));
+    assert_eq!(String::from_utf8(lint.stdout).unwrap(), "ok: 11 rules\n");
+    let tests = success(firewatch().args(["rules", "test", "fixtures/rule-types"]));
+    let stdout = String::from_utf8(tests.stdout).unwrap();
+    assert!(
+        stdout.ends_with("27 tests in 9 files: 27 passed, 0 failed\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_pending_incident_is_listed_only_when_asked_and_never_as_open() {
+    // Two slow queries a minute apart: the condition holds, but not for
+    // the five minutes `for` asks.
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    fs::write(
+        &rules,
+        "id: slow-queries\ntitle: slow queries on {host}\nseverity: medium\n\
+         match: { any: [slow query] }\ngroup_by: [host]\nresolve_after: 10m\nfor: 5m\n",
+    )
+    .unwrap();
+    let log = dir.path().join("db.log");
+    fs::write(
+        &log,
+        "{\"ts\":\"2026-11-20T09:00:00Z\",\"host\":\"db-01\",\"msg\":\"slow query\"}\n\
+         {\"ts\":\"2026-11-20T09:01:00Z\",\"host\":\"db-01\",\"msg\":\"slow query\"}\n",
+    )
+    .unwrap();
+    let detect = || {
+        let mut command = firewatch();
+        command.arg("detect").arg(&log).arg("--rules").arg(&rules);
+        command
+    };
+    let human = String::from_utf8(success(&mut detect()).stdout).unwrap();
+    assert!(
+        human.contains("2 matches, 0 incidents (1 pending not shown: --all)\n"),
+        "{human}"
+    );
+    assert!(human.ends_with("\nno incidents\n"), "{human}");
+    let all = json_lines(&success(detect().args(["--all", "--json"])));
+    let pending: Vec<_> = all
+        .iter()
+        .filter_map(|line| line.get("incident").filter(|value| value.is_object()))
+        .collect();
+    assert_eq!(pending.len(), 1, "{all:?}");
+    assert_eq!(pending[0]["state"], "pending");
+
+    // A run keeps it in its rule state only: not stored as an incident,
+    // not counted as opened.
+    let pipeline = dir.path().join("pipeline.toml");
+    fs::write(
+        &pipeline,
+        format!(
+            "[[sources]]\nname = \"db\"\ntype = \"file\"\npaths = [{log:?}]\nformat = \"json\"\n\n\
+             [rules]\npaths = [{rules:?}]\n",
+            log = log.display().to_string(),
+            rules = rules.display().to_string(),
+        ),
+    )
+    .unwrap();
+    let data_dir = dir.path().join("data");
+    let run = json_lines(&success(
+        firewatch()
+            .arg("run")
+            .arg(&pipeline)
+            .arg("--json")
+            .arg("--data-dir")
+            .arg(&data_dir),
+    ));
+    let summary = &run.last().unwrap()["summary"];
+    assert_eq!(summary["events"], 2);
+    assert_eq!(summary["incidents_opened"], 0);
+    assert_eq!(summary["incidents"], serde_json::json!([]));
+    let listed = success(
+        firewatch()
+            .args(["incidents", "list", "--json", "--data-dir"])
+            .arg(&data_dir),
+    );
+    assert!(listed.stdout.is_empty(), "{listed:?}");
+}

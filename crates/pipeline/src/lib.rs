@@ -33,6 +33,7 @@
 mod config;
 mod plan;
 mod processor;
+mod reload;
 mod rule_tests;
 mod run;
 
@@ -45,6 +46,7 @@ pub use plan::{DEFAULT_AMQP_URL_ENV, DEFAULT_DATA_DIR, IndexPlan, InputPlan, Pla
 pub use processor::{
     ParseCounts, Processed, Processor, ProcessorSource, TaggedEvent, stored_templates,
 };
+pub use reload::RuleReloads;
 pub use rule_tests::{
     CheckFailure, ExpectedIncident, RuleTestError, RuleTestFile, RuleTestOutcome,
     find_rule_test_files,

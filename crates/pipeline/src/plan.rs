@@ -15,7 +15,7 @@ use firewatch_ingest::{
     AmqpSourceConfig, DEFAULT_MAX_LINE_BYTES, FileSourceConfig, SecretUrl, StartAt,
 };
 use firewatch_parse::ParserConfig;
-use firewatch_rules::RuleSet;
+use firewatch_rules::{RuleFilesStamp, RuleSet};
 
 use crate::PipelineError;
 use crate::config::{PipelineConfig, SourceConfig, SourceKind, StartAtConfig};
@@ -33,6 +33,11 @@ pub struct Plan {
     pub sources: Vec<SourcePlan>,
     /// The compiled rules.
     pub rules: Arc<RuleSet>,
+    /// The rule files and directories they came from, watched during a run
+    /// so that a change reloads them.
+    pub rule_paths: Vec<PathBuf>,
+    /// How the rule files looked when they were loaded.
+    pub rule_files: RuleFilesStamp,
     /// Index writer settings and commit policy.
     pub index: IndexPlan,
 }
@@ -214,7 +219,10 @@ impl PipelineConfig {
             return Err(invalid("only one source can read stdin".into()));
         }
 
+        // Stamped before loading, so that a change made meanwhile reloads.
+        let rule_files = RuleFilesStamp::read(&self.rules.paths);
         let rules = RuleSet::load(&self.rules.paths).map_err(PipelineError::Rules)?;
+        let rule_paths = self.rules.paths;
 
         let commit_interval = match &self.index.commit_interval {
             None => Duration::from_secs(5),
@@ -260,6 +268,8 @@ impl PipelineConfig {
             data_dir,
             sources,
             rules: Arc::new(rules),
+            rule_paths,
+            rule_files,
             index: IndexPlan {
                 config: index_config,
                 commit_interval,

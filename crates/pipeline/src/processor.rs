@@ -232,6 +232,15 @@ impl Processor {
         self.detector.take_changes()
     }
 
+    /// Runs `rules` from the next batch on, keeping what the detector
+    /// learnt for the rules whose definition did not change (see
+    /// [`Detector::replace_rules`]). Returns the incidents that changed:
+    /// those of rules removed or changed, resolved.
+    pub fn replace_rules(&mut self, rules: Arc<RuleSet>) -> Vec<Incident> {
+        self.detector.replace_rules(rules);
+        self.detector.take_changes()
+    }
+
     /// Goes on from a state saved by an earlier run
     /// ([`Processor::rule_state`]): the detector's windows and open
     /// incidents, so that a restart neither forgets a half-filled window nor

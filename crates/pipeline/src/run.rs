@@ -4,7 +4,8 @@
 //! source task ──Batch──> forwarder ─┐
 //! source task ──Batch──> forwarder ─┼─Input──> processor thread ──IndexWork──> index thread
 //!   (tokio)      bounded            │ bounded  (parse + detect)    bounded     (tantivy, commits)
-//!                         ticker ───┘
+//!                         ticker ───┤
+//!                   rule watcher ───┘ (reloaded rules, see the `reload` module)
 //! ```
 //!
 //! Each source has its own forwarder, which says when the source has sent
@@ -53,6 +54,7 @@ use firewatch_index::IndexWriter;
 use firewatch_ingest::{
     AmqpSource, FileSource, Source, SourceContext, SourceCounters, StdinSource,
 };
+use firewatch_rules::RuleSet;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -60,6 +62,7 @@ use tokio_util::sync::CancellationToken;
 use crate::PipelineError;
 use crate::plan::{IndexPlan, InputPlan, Plan};
 use crate::processor::{ParseCounts, Processed, Processor, ProcessorSource};
+use crate::reload::{RuleReloads, listen_for_hangup, watch_rules};
 
 /// How an incident changed, as told to a [`RunObserver`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +95,8 @@ pub trait RunObserver: Send {
     fn incident(&mut self, change: IncidentChange, incident: &Incident);
     /// About once a second.
     fn progress(&mut self, _progress: &Progress) {}
+    /// The rules were reloaded; `rules` run from the next batch on.
+    fn rules_reloaded(&mut self, _rules: usize) {}
 }
 
 /// What one source did.
@@ -139,12 +144,14 @@ pub struct RunSummary {
     pub incidents: Vec<Incident>,
     /// Index commits made.
     pub commits: u64,
+    /// Rule reloads applied and rejected.
+    pub rule_reloads: RuleReloads,
     /// Wall-clock seconds.
     pub elapsed_seconds: f64,
 }
 
 /// Work for the processor thread.
-enum Input {
+pub(crate) enum Input {
     Batch(Batch),
     /// The named source has sent everything it will send.
     Finished(Arc<str>),
@@ -153,6 +160,8 @@ enum Input {
     /// The index thread wants to commit: wakes an idle processor, which
     /// answers with the detector's state (see [`StateRequest`]).
     StateWanted,
+    /// Rules loaded again (see the `reload` module), to run from now on.
+    Reload(Arc<RuleSet>),
 }
 
 /// Work for the index thread.
@@ -181,6 +190,8 @@ pub async fn run(
         data_dir,
         sources,
         rules,
+        rule_paths,
+        rule_files,
         index,
     } = plan;
 
@@ -262,6 +273,12 @@ pub async fn run(
         wanted: Arc::clone(&rule_state_wanted),
         wake: input_tx.clone(),
     };
+    let reloads = tokio::spawn(watch_rules(
+        rule_paths,
+        rule_files,
+        listen_for_hangup(),
+        input_tx.clone(),
+    ));
     tokio::spawn(tick(input_tx));
 
     // Index thread.
@@ -342,6 +359,9 @@ pub async fn run(
         .await
         .map_err(|_| PipelineError::Stage("index writer"))?
         .map_err(|_| PipelineError::Stage("index writer"))??;
+    let rule_reloads = reloads
+        .await
+        .map_err(|_| PipelineError::Stage("rule watcher"))?;
 
     let sources: Vec<SourceSummary> = running
         .iter()
@@ -379,6 +399,7 @@ pub async fn run(
         incidents_resolved: lifecycle.resolved,
         incidents: lifecycle.of_this_run(processor.incidents()),
         commits,
+        rule_reloads,
         elapsed_seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -540,6 +561,10 @@ fn process_loop(
                 send_changes(processor.idle_tick(Instant::now()), output, lifecycle)
             }
             Input::StateWanted => true,
+            Input::Reload(rules) => {
+                lifecycle.observer.rules_reloaded(rules.len());
+                send_changes(processor.replace_rules(rules), output, lifecycle)
+            }
         };
         if !sent {
             return false;

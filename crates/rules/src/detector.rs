@@ -86,6 +86,26 @@ impl Detector {
         )
     }
 
+    /// Goes on with another rule set, as a reload does: event time and
+    /// the sources stay as they are, and a rule is matched to its former
+    /// self by id. When its definition is the same (the one a restart
+    /// compares, see [`DetectorState`]), its windows, open and pending
+    /// incidents and learnt values carry on; a rule that is gone or whose
+    /// definition changed has its open incidents resolved now (reported by
+    /// [`Detector::take_changes`]) and its pending ones dropped, and a
+    /// changed or new rule starts empty. Incidents resolved earlier stay
+    /// remembered, so a flapping refire still reopens its incident.
+    pub fn replace_rules(&mut self, rules: Arc<RuleSet>) {
+        let now = self.clock.watermark();
+        self.book
+            .replace_rules(self.rules.rules(), rules.rules(), now);
+        self.rules = rules;
+        if let Some(now) = now.filter(|_| self.watching_expected) {
+            // New `absence` rules watch their expected groups from now on.
+            self.book.watch_expected(self.rules.rules(), now);
+        }
+    }
+
     /// The rules this detector runs.
     pub fn rules(&self) -> &Arc<RuleSet> {
         &self.rules
@@ -648,5 +668,178 @@ group_by: [host]
             db, 1,
             "one incident for the burst, not one per late match: {expected:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod reload_tests {
+    use firewatch_event::IncidentState;
+
+    use super::*;
+    use crate::testing::{event_at, second};
+
+    fn rules(yaml: &str) -> Arc<RuleSet> {
+        Arc::new(RuleSet::from_yaml(yaml, "<inline>").unwrap())
+    }
+
+    /// The incidents of the matches of `event`, by rule id.
+    fn observe(detector: &mut Detector, event: &Event) -> Vec<(String, Option<IncidentId>)> {
+        let mut out = Vec::new();
+        detector.observe(event, &mut out);
+        out.into_iter()
+            .map(|found| (found.rule.to_string(), found.incident))
+            .collect()
+    }
+
+    const BURST: &str = "
+  - id: burst
+    title: burst
+    severity: high
+    match: { any: [fail] }
+    threshold: { count: 3, window: 1m }
+    resolve_after: 10m
+";
+    const DOWN: &str = "
+  - id: down
+    title: down
+    severity: critical
+    match: { any: [down] }
+    resolve_after: 10m
+";
+    const DISK: &str = "
+  - id: disk
+    title: disk
+    severity: low
+    match: { any: [disk full] }
+";
+
+    #[test]
+    fn unchanged_rules_keep_windows_and_incidents_wherever_they_move() {
+        let mut detector = Detector::new(rules(&format!("rules:{BURST}{DOWN}")));
+        observe(&mut detector, &event_at(0, "fail"));
+        observe(&mut detector, &event_at(10, "fail"));
+        let down = observe(&mut detector, &event_at(20, "down"))[0].1.unwrap();
+        detector.take_changes();
+
+        // A new rule first, so that both kept rules change position; and a
+        // `match:` edit, which what was counted does not depend on.
+        let edited = BURST.replace("any: [fail]", "any: [fail, failure]");
+        detector.replace_rules(rules(&format!("rules:{DISK}{DOWN}{edited}")));
+        assert!(detector.take_changes().is_empty(), "nothing resolves");
+
+        let burst = observe(&mut detector, &event_at(30, "failure"));
+        assert_eq!(burst[0].0, "burst");
+        let burst = burst[0].1.expect("the window kept its two matches");
+        assert_eq!(
+            observe(&mut detector, &event_at(40, "down")),
+            [("down".into(), Some(down))]
+        );
+        assert!(
+            observe(&mut detector, &event_at(50, "disk full"))[0]
+                .1
+                .is_some()
+        );
+        let incidents = detector.incidents();
+        let of = |id| incidents.iter().find(|incident| incident.id == id).unwrap();
+        assert_eq!((of(burst).first_seen, of(burst).count), (second(0), 3));
+        assert_eq!((of(down).first_seen, of(down).count), (second(20), 2));
+    }
+
+    #[test]
+    fn removed_and_changed_rules_resolve_their_incidents_and_start_fresh() {
+        let mut detector = Detector::new(rules(&format!("rules:{BURST}{DOWN}")));
+        for offset in [0, 10, 20] {
+            observe(&mut detector, &event_at(offset, "fail"));
+        }
+        observe(&mut detector, &event_at(30, "down"));
+        observe(&mut detector, &event_at(40, "fail"));
+        detector.take_changes();
+
+        let changed = BURST.replace("count: 3", "count: 2");
+        detector.replace_rules(rules(&format!("rules:{changed}")));
+        let resolved = detector.take_changes();
+        assert_eq!(resolved.len(), 2, "{resolved:?}");
+        for incident in &resolved {
+            assert_eq!(incident.state, IncidentState::Resolved);
+            assert_eq!(incident.resolved_at, Some(second(40)), "{}", incident.rule);
+        }
+        // The changed rule's window starts empty: one match is not two.
+        assert_eq!(
+            observe(&mut detector, &event_at(50, "fail")),
+            [("burst".into(), None)]
+        );
+        assert!(observe(&mut detector, &event_at(60, "down")).is_empty());
+        assert!(observe(&mut detector, &event_at(70, "fail"))[0].1.is_some());
+    }
+
+    #[test]
+    fn a_pending_incident_of_an_unchanged_rule_still_fires_after_its_for() {
+        let pending = "
+  - id: slow
+    title: slow
+    severity: medium
+    match: { any: [slow] }
+    resolve_after: 1m
+    for: 2m
+";
+        let mut detector = Detector::new(rules(&format!("rules:{pending}")));
+        for offset in [0, 50, 100] {
+            assert_eq!(observe(&mut detector, &event_at(offset, "slow"))[0].1, None);
+        }
+        detector.replace_rules(rules(&format!("rules:{DOWN}{pending}")));
+        let fired = observe(&mut detector, &event_at(130, "slow"))[0].1.unwrap();
+        let incident = &detector.take_changes()[0];
+        assert_eq!((incident.id, incident.first_seen), (fired, second(0)));
+
+        // Changed, a pending incident goes without a trace.
+        let mut detector = Detector::new(rules(&format!("rules:{pending}")));
+        observe(&mut detector, &event_at(0, "slow"));
+        detector.replace_rules(rules(&format!("rules:{}", pending.replace("2m", "3m"))));
+        assert!(detector.take_changes().is_empty());
+        assert!(detector.incidents().is_empty());
+    }
+
+    #[test]
+    fn a_resolved_incident_still_reopens_after_a_reload() {
+        let flapping = "
+  - id: flaky
+    title: flaky
+    severity: low
+    match: { any: [flaky] }
+    resolve_after: 1m
+    flap: { count: 3, within: 10m }
+";
+        let mut detector = Detector::new(rules(&format!("rules:{flapping}")));
+        let first = observe(&mut detector, &event_at(0, "flaky"))[0].1.unwrap();
+        detector.advance_to(second(120));
+        assert_eq!(detector.take_changes()[0].state, IncidentState::Resolved);
+        detector.replace_rules(rules(&format!("rules:{DISK}{flapping}")));
+        assert_eq!(
+            observe(&mut detector, &event_at(180, "flaky"))[0].1,
+            Some(first)
+        );
+    }
+
+    #[test]
+    fn a_new_absence_rule_watches_its_expected_groups_from_the_reload_on() {
+        let mut detector = Detector::new(rules(&format!("rules:{DOWN}")));
+        observe(&mut detector, &event_at(0, "up"));
+        detector.replace_rules(rules(
+            "rules:
+  - id: heartbeat
+    title: no heartbeat from {host}
+    severity: high
+    type: absence
+    match: { any: [heartbeat] }
+    absence: { period: 1m, expect: [{ host: db-01 }] }
+    group_by: [host]
+",
+        ));
+        detector.advance_to(second(59));
+        assert!(detector.take_changes().is_empty());
+        detector.advance_to(second(60));
+        let missing = detector.take_changes();
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].key, "heartbeat/db-01");
     }
 }

@@ -9,6 +9,7 @@
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use crate::diagnostic::Diagnostic;
 use crate::limits::MAX_RULE_FILE_BYTES;
@@ -34,6 +35,40 @@ pub(crate) fn rule_files(paths: &[impl AsRef<Path>]) -> (Vec<PathBuf>, Vec<(Path
     let mut seen = std::collections::HashSet::new();
     files.retain(|file| seen.insert(file.clone()));
     (files, failures)
+}
+
+/// How the rule files under some rules paths look on disk: which files
+/// there are, with the size and modification time of each. Two stamps of
+/// the same paths differ when a file was added, removed, renamed or
+/// written, which is when the rules are worth loading again; comparing
+/// stamps reads metadata only, never the files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleFilesStamp {
+    /// Every rule file found, with its size and modification time (`None`
+    /// when its metadata could not be read).
+    files: Vec<(PathBuf, Option<(u64, SystemTime)>)>,
+    /// Paths that could not be read, so that one vanishing is a change too.
+    unreadable: Vec<PathBuf>,
+}
+
+impl RuleFilesStamp {
+    /// The stamp of the rule files under `paths` now (files and
+    /// directories, as [`RuleSet::load`](crate::RuleSet::load) takes them).
+    pub fn read(paths: &[impl AsRef<Path>]) -> Self {
+        let (files, failures) = rule_files(paths);
+        Self {
+            files: files
+                .into_iter()
+                .map(|file| {
+                    let seen = fs::metadata(&file)
+                        .ok()
+                        .and_then(|meta| Some((meta.len(), meta.modified().ok()?)));
+                    (file, seen)
+                })
+                .collect(),
+            unreadable: failures.into_iter().map(|(path, _)| path).collect(),
+        }
+    }
 }
 
 fn walk(directory: &Path, found: &mut Vec<PathBuf>, failures: &mut Vec<(PathBuf, io::Error)>) {

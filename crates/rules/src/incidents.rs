@@ -487,6 +487,61 @@ impl IncidentBook {
         }
     }
 
+    /// Goes on with another rule set (a reload), by rule id: the groups of
+    /// a rule whose [`definition`] is unchanged move over whole (windows,
+    /// open and pending incidents, known values, the incident a refire
+    /// would reopen), at the rule's new position. A rule that is gone, or
+    /// whose definition changed, loses its groups: its open incidents
+    /// resolve at `now` (event time; not before their last match), its
+    /// pending ones are dropped. Resolved incidents stay remembered.
+    /// Deadlines are armed anew.
+    pub fn replace_rules(&mut self, old: &[Rule], new: &[Rule], now: Option<Timestamp>) {
+        let by_id: HashMap<&str, usize> = new
+            .iter()
+            .enumerate()
+            .map(|(index, rule)| (&*rule.id, index))
+            .collect();
+        let old_groups = std::mem::replace(
+            &mut self.groups,
+            (0..new.len()).map(|_| HashMap::new()).collect(),
+        );
+        for (old_rule, groups) in old.iter().zip(old_groups) {
+            let kept = by_id
+                .get(&*old_rule.id)
+                .copied()
+                .filter(|&index| definition(&new[index]) == definition(old_rule));
+            if let Some(index) = kept {
+                self.groups[index] = groups;
+                continue;
+            }
+            for group in groups.into_values() {
+                let Some(slot) = group.open else {
+                    continue;
+                };
+                if self.store.is_pending(slot) {
+                    self.store.drop_pending(slot);
+                } else if let Some(last_seen) = self.store.incident(slot).map(|i| i.last_seen) {
+                    let at = now.map_or(last_seen, |now| now.max(last_seen));
+                    self.store.resolve(slot, at, old_rule);
+                }
+            }
+        }
+        self.deadlines.clear();
+        for (rule_index, (rule, groups)) in new.iter().zip(&mut self.groups).enumerate() {
+            for (key, group) in groups.iter_mut() {
+                group.armed = Timestamp::MAX;
+                arm(
+                    &mut self.deadlines,
+                    group,
+                    rule_index,
+                    key,
+                    rule,
+                    &self.store,
+                );
+            }
+        }
+    }
+
     /// Groups holding a window or an open incident.
     #[cfg(test)]
     pub fn active_groups(&self) -> usize {

@@ -26,7 +26,9 @@
 //!   condition has held `for` a while, reopen the same incident when it
 //!   flaps, and raise its severity as matches add up (`escalate`). Its
 //!   windows and open incidents can be saved and restored across a
-//!   restart ([`Detector::snapshot`], [`Detector::restore`]).
+//!   restart ([`Detector::snapshot`], [`Detector::restore`]), or carried
+//!   over to rules loaded again while running ([`Detector::replace_rules`];
+//!   [`RuleFilesStamp`] tells when the files changed).
 //!
 //! The rule file format (v1; the README's "Rule format" has every key,
 //! conditions and rule types included):
@@ -103,6 +105,7 @@ mod window;
 
 pub use detector::{Detector, Match};
 pub use diagnostic::{Diagnostic, RulesError};
+pub use files::RuleFilesStamp;
 pub use lifecycle::{Escalation, Flap};
 pub use rule::{DEFAULT_RESOLVE_AFTER, Rule, Threshold};
 pub use ruleset::{RuleSet, lint};

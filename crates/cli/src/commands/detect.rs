@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
+use firewatch_event::IncidentState;
 use firewatch_parse::{Format, ParserConfig};
 use firewatch_pipeline::{Processor, ProcessorSource};
 use firewatch_rules::RuleSet;
@@ -32,6 +33,11 @@ pub struct DetectArgs {
     /// `incident_key`), then one per incident.
     #[arg(long)]
     json: bool,
+
+    /// Also list pending incidents (waiting for their rule's `for`), which
+    /// have not fired and are not reported by `firewatch run`.
+    #[arg(long)]
+    all: bool,
 }
 
 pub fn run(args: DetectArgs) -> anyhow::Result<ExitCode> {
@@ -90,13 +96,21 @@ pub fn run(args: DetectArgs) -> anyhow::Result<ExitCode> {
     })?;
     // The end of the input: quiet periods that have passed resolve.
     processor.finish_source(&source);
-    let incidents = processor.incidents();
+    let (incidents, pending): (Vec<_>, Vec<_>) = processor
+        .incidents()
+        .into_iter()
+        .partition(|incident| args.all || incident.state != IncidentState::Pending);
     if json {
         for incident in &incidents {
             write_json_line(&mut out, &json!({ "incident": incident }))?;
         }
     } else {
-        writeln!(out, "\n{matches} matches, {} incidents", incidents.len())?;
+        write!(out, "\n{matches} matches, {} incidents", incidents.len())?;
+        if pending.is_empty() {
+            writeln!(out)?;
+        } else {
+            writeln!(out, " ({} pending not shown: --all)", pending.len())?;
+        }
         write_incident_table(&mut out, &incidents)?;
     }
     out.flush()?;

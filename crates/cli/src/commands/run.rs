@@ -102,6 +102,11 @@ impl RunObserver for JsonObserver {
         // A closed stdout must not stop the pipeline; the summary reports it.
         let _ = write_json_line(&mut std::io::stdout().lock(), &line);
     }
+
+    fn rules_reloaded(&mut self, rules: usize) {
+        let line = serde_json::json!({ "reloaded": { "rules": rules } });
+        let _ = write_json_line(&mut std::io::stdout().lock(), &line);
+    }
 }
 
 struct HumanObserver {
@@ -138,6 +143,11 @@ impl RunObserver for HumanObserver {
             incident.title,
             incident.key,
         );
+    }
+
+    fn rules_reloaded(&mut self, rules: usize) {
+        self.clear_progress();
+        let _ = writeln!(std::io::stdout().lock(), "RELOADED  {rules} rules");
     }
 
     fn progress(&mut self, progress: &Progress) {
@@ -178,6 +188,14 @@ fn write_summary(
         summary.incidents_resolved,
         data_dir.display(),
     )?;
+    let reloads = &summary.rule_reloads;
+    if reloads.applied + reloads.failed > 0 {
+        writeln!(
+            out,
+            "rules reloaded {} times, {} invalid changes rejected",
+            reloads.applied, reloads.failed
+        )?;
+    }
     writeln!(
         out,
         "\n{:16}  {:>9}  {:>12}  {:>5}  {:>9}  {:>12}  {:>9}  {:>9}",
