@@ -194,6 +194,21 @@ fn cases() -> Vec<Case> {
             incidents: 2,
         },
         Case {
+            name: "together",
+            rule: "id: r\ntitle: t\nseverity: low\ntype: together\n\
+                   together: { of: [{ keywords: { any: [replace] } }, { keywords: { any: [reload] } }], within: 2m }\n\
+                   group_by: [host]\nresolve_after: 1m\n",
+            events: vec![
+                info(0, "a", "crontab replace"),
+                info(90, "a", "cron reload"),
+                info(30, "b", "cron reload"),
+                info(20, "b", "crontab replace"),
+                info(200, "b", "cron reload"),
+                info(400, "b", "crontab replace"),
+            ],
+            incidents: 2,
+        },
+        Case {
             name: "new_value",
             rule: "id: r\ntitle: t\nseverity: low\ntype: new_value\nfilter: { min_level: error }\n\
                    new_value: { field: fields.class, learn: 2m }\ngroup_by: [host]\nresolve_after: 1m\n",
