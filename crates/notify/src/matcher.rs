@@ -92,12 +92,16 @@ impl Matcher {
                         "the regex is longer than {MAX_REGEX_BYTES} bytes"
                     )));
                 }
-                Some(
-                    regex::RegexBuilder::new(&format!("^(?:{value})$"))
+                let compile = |pattern: &str| {
+                    regex::RegexBuilder::new(pattern)
                         .size_limit(MAX_REGEX_COMPILED_BYTES)
                         .build()
-                        .map_err(|error| invalid(format!("bad regex: {error}")))?,
-                )
+                        .map_err(|error| invalid(format!("bad regex: {error}")))
+                };
+                // The regex as written first, so that an error points into
+                // it rather than into the anchors around it.
+                compile(value)?;
+                Some(compile(&format!("^(?:{value})$"))?)
             }
         };
         Ok(Self {

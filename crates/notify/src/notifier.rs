@@ -32,7 +32,7 @@ use tokio::time::Instant;
 
 use crate::NotifyError;
 use crate::config::{NotifyPlan, ReceiverPlan};
-use crate::deliveries::DeliveryLog;
+use crate::deliveries::{DeliveryLog, read_deliveries};
 use crate::inhibit::Inhibitor;
 use crate::matcher::incident_labels;
 use crate::retry::RetryPolicy;
@@ -92,16 +92,25 @@ impl Notifications {
         if reasons.is_empty() {
             return;
         }
-        let incident = Arc::new(incident.clone());
+        let latest = Arc::new(incident.clone());
         for reason in reasons {
+            let incident = if *reason == NotifyReason::Fired && incident.state == Resolved {
+                // It fired before it resolved: tell of the firing as it was.
+                let mut fired = incident.clone();
+                fired.state = Open;
+                fired.resolved_at = None;
+                Arc::new(fired)
+            } else {
+                Arc::clone(&latest)
+            };
             let notice = Notice {
                 reason: *reason,
-                incident: Arc::clone(&incident),
+                incident,
             };
             if self.notices.try_send(notice).is_err() {
                 let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
                 tracing::warn!(
-                    incident = %incident.id,
+                    incident = %latest.id,
                     reason = ?reason,
                     dropped,
                     "the notifier is behind: notification dropped"
@@ -150,6 +159,7 @@ impl Notifier {
             inhibitor: Inhibitor::new(plan.inhibit),
             open: HashMap::new(),
             renotify_interval: plan.renotify_interval,
+            unannounced: unannounced(&read_deliveries(data_dir, None)?),
             log,
         };
         let dropped = Arc::new(AtomicU64::new(0));
@@ -216,6 +226,10 @@ struct Dispatcher {
     /// Open incidents and when they were last notified, for re-notifying.
     open: HashMap<IncidentId, (Arc<Incident>, Instant)>,
     renotify_interval: Option<Duration>,
+    /// Incidents whose firing was suppressed, and by what: their
+    /// resolution is suppressed by the same, since nobody was told they
+    /// fired (as Alertmanager does not send a resolution alone).
+    unannounced: HashMap<IncidentId, String>,
     log: Arc<DeliveryLog>,
 }
 
@@ -288,6 +302,22 @@ impl Dispatcher {
                     .inhibited_by(incident)
                     .map(|id| id.to_string())
             });
+        let suppressed_by = match (reason, suppressed_by) {
+            (NotifyReason::Resolved, by) => {
+                let unannounced = self.unannounced.remove(&incident.id);
+                by.or(unannounced)
+            }
+            (NotifyReason::Fired, Some(by)) => {
+                self.unannounced.insert(incident.id, by.clone());
+                Some(by)
+            }
+            (_, Some(by)) => Some(by),
+            // Told now, so a later resolution is news.
+            (_, None) => {
+                self.unannounced.remove(&incident.id);
+                None
+            }
+        };
         for (receiver, jobs) in &self.receivers {
             if !wants(receiver, incident) {
                 continue;
@@ -313,6 +343,28 @@ impl Dispatcher {
                 .append(&record(&receiver.name, reason, incident, 0, outcome));
         }
     }
+}
+
+/// The incidents whose firing was suppressed and that have not resolved
+/// since, from the deliveries recorded before (by an earlier run).
+fn unannounced(deliveries: &[Delivery]) -> HashMap<IncidentId, String> {
+    let mut unannounced = HashMap::new();
+    for delivery in deliveries {
+        match (&delivery.outcome, delivery.reason) {
+            (DeliveryOutcome::Suppressed { by }, NotifyReason::Fired) => {
+                unannounced.insert(delivery.incident, by.clone());
+            }
+            (
+                DeliveryOutcome::Suppressed { .. },
+                NotifyReason::Escalated | NotifyReason::Renotify,
+            ) => {}
+            // Resolved, or someone was told.
+            _ => {
+                unannounced.remove(&delivery.incident);
+            }
+        }
+    }
+    unannounced
 }
 
 /// Whether a receiver's filter lets the incident through.
@@ -434,9 +486,15 @@ mod tests {
         let mut quick = incident("q", &[]);
         quick.state = Resolved;
         notifications.changed(None, &quick);
+        let told: Vec<_> = std::iter::from_fn(|| notices.try_recv().ok())
+            .map(|notice| (notice.reason, notice.incident.state))
+            .collect();
         assert_eq!(
-            reasons(&mut notices),
-            [NotifyReason::Fired, NotifyReason::Resolved]
+            told,
+            [
+                (NotifyReason::Fired, Open),
+                (NotifyReason::Resolved, Resolved)
+            ]
         );
         // An incident open before a restart: its first change is no news,
         // and its severity is learnt then.
@@ -456,6 +514,31 @@ mod tests {
         }
         assert_eq!(notifications.dropped.load(Ordering::Relaxed), 2);
         assert_eq!(reasons(&mut notices).len(), 4);
+    }
+
+    #[test]
+    fn suppressed_firings_are_remembered_from_the_deliveries_file() {
+        let delivery = |incident, reason, outcome| Delivery {
+            at: Timestamp::now(),
+            incident: IncidentId(incident),
+            rule: "r".into(),
+            receiver: "hook".into(),
+            reason,
+            attempt: 0,
+            outcome,
+        };
+        let by = |by: &str| DeliveryOutcome::Suppressed { by: by.into() };
+        let remembered = unannounced(&[
+            delivery(1, NotifyReason::Fired, by("silence")),
+            delivery(2, NotifyReason::Fired, by("000000000000000a")),
+            delivery(2, NotifyReason::Resolved, by("000000000000000a")),
+            delivery(3, NotifyReason::Fired, by("silence")),
+            delivery(3, NotifyReason::Renotify, DeliveryOutcome::Delivered),
+        ]);
+        assert_eq!(
+            remembered,
+            HashMap::from([(IncidentId(1), "silence".to_owned())])
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use firewatch_event::{Incident, IncidentState, NotifyReason, Severity};
+use firewatch_event::{Incident, NotifyReason, Severity};
 use serde_json::{Value, json};
 
 /// Alertmanager's "not ended yet" time, sent as `endsAt` of firing alerts.
@@ -12,11 +12,6 @@ const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 const PAGERDUTY_MAX_SUMMARY: usize = 1024;
 /// PagerDuty's limit on `dedup_key`, in characters.
 const PAGERDUTY_MAX_DEDUP_KEY: usize = 255;
-
-/// Whether the notification says the incident is over.
-fn is_resolution(reason: NotifyReason, incident: &Incident) -> bool {
-    reason == NotifyReason::Resolved || incident.state == IncidentState::Resolved
-}
 
 /// A label name Alertmanager accepts (`[a-zA-Z_][a-zA-Z0-9_]*`): other
 /// characters become `_` (`fields.rhost` -> `fields_rhost`).
@@ -37,7 +32,7 @@ fn label_name(name: &str) -> String {
 /// title) and `description`. The group is the rule and its group values,
 /// so `groupKey` is stable for one incident key.
 pub fn alertmanager(receiver: &str, reason: NotifyReason, incident: &Incident) -> Value {
-    let resolved = is_resolution(reason, incident);
+    let resolved = reason == NotifyReason::Resolved;
     let status = if resolved { "resolved" } else { "firing" };
     let mut group_labels = BTreeMap::new();
     group_labels.insert("alertname".to_owned(), incident.rule.clone());
@@ -118,7 +113,7 @@ pub fn pagerduty(routing_key: &str, reason: NotifyReason, incident: &Incident) -
     } else {
         format!("{}/{}", truncated(&incident.rule, 200), incident.id)
     };
-    if is_resolution(reason, incident) {
+    if reason == NotifyReason::Resolved {
         return json!({
             "routing_key": routing_key,
             "event_action": "resolve",
@@ -160,6 +155,8 @@ pub fn plain(reason: NotifyReason, incident: &Incident) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use firewatch_event::IncidentState;
+
     use super::*;
     use crate::tests::incident;
 

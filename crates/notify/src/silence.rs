@@ -222,8 +222,9 @@ impl SilenceStore {
         lock.lock().map_err(io(&lock_path))?;
         let mut silences = self.load()?;
         change(&mut silences)?;
-        let text = serde_json::to_vec_pretty(&SilencesFile { silences })
+        let mut text = serde_json::to_vec_pretty(&SilencesFile { silences })
             .map_err(|error| self.invalid(&format!("cannot serialise the silences: {error}")))?;
+        text.push(b'\n');
         let temporary = self.path.with_extension("json.tmp");
         let mut file = File::create(&temporary).map_err(io(&temporary))?;
         file.write_all(&text).map_err(io(&temporary))?;
