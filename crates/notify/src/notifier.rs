@@ -541,6 +541,58 @@ mod tests {
         );
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn open_incidents_are_renotified_every_interval_until_they_resolve() {
+        let dir = tempfile::tempdir().unwrap();
+        let (jobs_tx, mut jobs) = mpsc::channel(8);
+        let receiver = Arc::new(ReceiverPlan {
+            name: "hook".into(),
+            target: crate::config::ReceiverTarget::Command {
+                program: "true".into(),
+                args: Vec::new(),
+            },
+            timeout: Duration::from_secs(1),
+            min_severity: None,
+            rules: Vec::new(),
+        });
+        let mut dispatcher = Dispatcher {
+            receivers: vec![(receiver, jobs_tx)],
+            silences: SilenceCache::new(SilenceStore::new(dir.path())),
+            inhibitor: Inhibitor::new(Vec::new()),
+            open: HashMap::new(),
+            renotify_interval: Some(Duration::from_secs(3600)),
+            unannounced: HashMap::new(),
+            log: Arc::new(DeliveryLog::open(dir.path()).unwrap()),
+        };
+        let mut told = || {
+            std::iter::from_fn(|| jobs.try_recv().ok())
+                .map(|job| job.reason)
+                .collect::<Vec<_>>()
+        };
+        let open = Arc::new(incident("r", &[]));
+        dispatcher.notice(Notice {
+            reason: NotifyReason::Fired,
+            incident: Arc::clone(&open),
+        });
+        assert_eq!(told(), [NotifyReason::Fired]);
+        tokio::time::advance(Duration::from_secs(59 * 60)).await;
+        dispatcher.renotify();
+        assert_eq!(told(), []);
+        tokio::time::advance(Duration::from_secs(2 * 60)).await;
+        dispatcher.renotify();
+        dispatcher.renotify();
+        assert_eq!(told(), [NotifyReason::Renotify]);
+        let mut resolved = (*open).clone();
+        resolved.state = IncidentState::Resolved;
+        dispatcher.notice(Notice {
+            reason: NotifyReason::Resolved,
+            incident: Arc::new(resolved),
+        });
+        tokio::time::advance(Duration::from_secs(2 * 3600)).await;
+        dispatcher.renotify();
+        assert_eq!(told(), [NotifyReason::Resolved]);
+    }
+
     #[test]
     fn receiver_filters_pick_severity_and_rules() {
         let receiver = |min_severity, rules: &[&str]| ReceiverPlan {
