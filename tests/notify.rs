@@ -509,6 +509,7 @@ fn incidents_reach_receivers_unless_silenced_or_inhibited() {
     );
     assert!(shown.contains("failed: HTTP 500"), "{shown}");
     let shown = json_lines(&setup.firewatch(&["incidents", "show", api_errors, "--json"]));
+    assert_eq!(shown[0]["silenced_by"], silence.as_str());
     let listed = shown[0]["deliveries"].as_array().unwrap();
     assert!(!listed.is_empty());
     assert!(

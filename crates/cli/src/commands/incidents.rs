@@ -10,7 +10,7 @@ use firewatch_index::{EventHit, IndexReader, Order, SearchRequest};
 
 use crate::DataDirArg;
 use crate::output::{
-    event_json, write_delivery_table, write_event_table, write_incident_detail,
+    event_json, short_time, write_delivery_table, write_event_table, write_incident_detail,
     write_incident_table, write_json_line,
 };
 
@@ -101,6 +101,7 @@ fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let matching = matching_events(&reader, &incident)?;
     let context_events = surrounding_logs(&reader, &incident, &matching, context, args.limit)?;
     let deliveries = firewatch_notify::read_deliveries(&data_dir, Some(id))?;
+    let silence = active_silence(&data_dir, &incident)?;
 
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
@@ -109,10 +110,19 @@ fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
             "events": matching.iter().map(|hit| event_json(&hit.event, &hit.incidents)).collect::<Vec<_>>(),
             "context": context_events.iter().map(|hit| event_json(&hit.event, &hit.incidents)).collect::<Vec<_>>(),
             "deliveries": deliveries,
+            "silenced_by": silence.as_ref().map(|silence| &silence.id),
         });
         write_json_line(&mut out, &json)?;
     } else {
         write_incident_detail(&mut out, &incident)?;
+        if let Some(silence) = &silence {
+            writeln!(
+                out,
+                "  silenced:    by {} until {}",
+                silence.id,
+                short_time(silence.ends_at)
+            )?;
+        }
         writeln!(
             out,
             "\nmatching events ({} shown of {}):",
@@ -142,6 +152,19 @@ fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The silence that holds back the incident's notifications now, if any.
+fn active_silence(
+    data_dir: &std::path::Path,
+    incident: &Incident,
+) -> anyhow::Result<Option<firewatch_notify::Silence>> {
+    let labels = firewatch_notify::incident_labels(incident);
+    let now = jiff::Timestamp::now();
+    Ok(firewatch_notify::SilenceStore::new(data_dir)
+        .load()?
+        .into_iter()
+        .find(|silence| silence.silences(&labels, now)))
 }
 
 /// The events that made the incident fire, then those tagged with it.
