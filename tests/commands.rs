@@ -343,6 +343,7 @@ fn rules_test_covers_every_rule_type_and_lifecycle_feature() {
         "spike",
         "absence",
         "sequence",
+        "together",
         "new_value",
         "cardinality",
         "ratio",
@@ -355,11 +356,11 @@ fn rules_test_covers_every_rule_type_and_lifecycle_feature() {
         );
     }
     let lint = success(firewatch().args(["rules", "lint", "fixtures/rule-types"]));
-    assert_eq!(String::from_utf8(lint.stdout).unwrap(), "ok: 11 rules\n");
+    assert_eq!(String::from_utf8(lint.stdout).unwrap(), "ok: 12 rules\n");
     let tests = success(firewatch().args(["rules", "test", "fixtures/rule-types"]));
     let stdout = String::from_utf8(tests.stdout).unwrap();
     assert!(
-        stdout.ends_with("27 tests in 9 files: 27 passed, 0 failed\n"),
+        stdout.ends_with("30 tests in 10 files: 30 passed, 0 failed\n"),
         "{stdout}"
     );
 }

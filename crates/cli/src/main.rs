@@ -57,6 +57,9 @@ enum Command {
     /// List and inspect incidents.
     #[command(subcommand)]
     Incidents(commands::incidents::IncidentsCommand),
+    /// Silence notifications of matching incidents for a while.
+    #[command(subcommand)]
+    Silence(commands::silence::SilenceCommand),
     /// Check detection rules.
     #[command(subcommand)]
     Rules(commands::rules::RulesCommand),
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Command::Context(args) => commands::context::run(args),
         Command::Index(command) => commands::index::run(command),
         Command::Incidents(command) => commands::incidents::run(command),
+        Command::Silence(command) => commands::silence::run(command),
         Command::Rules(command) => commands::rules::run(command),
         Command::Parse(args) => commands::parse::run(args),
         Command::Detect(args) => commands::detect::run(args),

@@ -208,6 +208,39 @@ pub fn write_incident_table(out: &mut impl Write, incidents: &[Incident]) -> any
     Ok(())
 }
 
+/// Delivery attempts as aligned columns: when, receiver, why, attempt, how
+/// it ended.
+pub fn write_delivery_table(
+    out: &mut impl Write,
+    deliveries: &[firewatch_event::Delivery],
+) -> anyhow::Result<()> {
+    use firewatch_event::DeliveryOutcome;
+    let receiver_width = deliveries
+        .iter()
+        .map(|delivery| delivery.receiver.len())
+        .max()
+        .unwrap_or(8)
+        .clamp(8, 24);
+    for delivery in deliveries {
+        let outcome = match &delivery.outcome {
+            DeliveryOutcome::Delivered => "delivered".to_owned(),
+            DeliveryOutcome::Failed { error } => format!("failed: {error}"),
+            DeliveryOutcome::GaveUp { error } => format!("gave up: {error}"),
+            DeliveryOutcome::Suppressed { by } => format!("suppressed by {by}"),
+        };
+        let reason = serde_json::to_value(delivery.reason)?;
+        writeln!(
+            out,
+            "{}  {:receiver_width$}  {:9}  #{:<2}  {outcome}",
+            short_time(delivery.at),
+            delivery.receiver,
+            reason.as_str().unwrap_or("-"),
+            delivery.attempt,
+        )?;
+    }
+    Ok(())
+}
+
 /// One incident in full, for `incidents show`.
 pub fn write_incident_detail(out: &mut impl Write, incident: &Incident) -> anyhow::Result<()> {
     writeln!(out, "{}  {}", incident.id, incident.title)?;

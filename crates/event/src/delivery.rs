@@ -63,7 +63,8 @@ pub struct Delivery {
     pub receiver: String,
     /// Why it was sent.
     pub reason: NotifyReason,
-    /// 1 for the first attempt, then 2, 3...
+    /// 1 for the first attempt, then 2, 3...; 0 when none was made (the
+    /// notification was suppressed, or found the receiver's queue full).
     pub attempt: u32,
     /// How it ended.
     #[serde(flatten)]

@@ -28,6 +28,9 @@ pub struct PipelineConfig {
     /// Index tuning.
     #[serde(default)]
     pub index: IndexSettings,
+    /// Notifications: receivers, re-notifying, retries, inhibition.
+    #[serde(default)]
+    pub notify: firewatch_notify::NotifyConfig,
 }
 
 /// One `[[sources]]` table.

@@ -98,6 +98,9 @@ pub enum PipelineError {
         /// What happened.
         message: String,
     },
+    /// Notifications could not start.
+    #[error(transparent)]
+    Notify(#[from] firewatch_notify::NotifyError),
     /// A thread could not be started.
     #[error("cannot start a pipeline thread: {0}")]
     Thread(std::io::Error),

@@ -40,6 +40,8 @@ pub struct Plan {
     pub rule_files: RuleFilesStamp,
     /// Index writer settings and commit policy.
     pub index: IndexPlan,
+    /// Notifications; `None` when the pipeline names no receiver.
+    pub notify: Option<firewatch_notify::NotifyPlan>,
 }
 
 /// One source, validated.
@@ -222,6 +224,7 @@ impl PipelineConfig {
         // Stamped before loading, so that a change made meanwhile reloads.
         let rule_files = RuleFilesStamp::read(&self.rules.paths);
         let rules = RuleSet::load(&self.rules.paths).map_err(PipelineError::Rules)?;
+        let notify = self.notify.plan().map_err(invalid)?;
         let rule_paths = self.rules.paths;
 
         let commit_interval = match &self.index.commit_interval {
@@ -276,6 +279,7 @@ impl PipelineConfig {
                 commit_documents: self.index.commit_documents.unwrap_or(200_000).max(1),
                 retention,
             },
+            notify,
         })
     }
 }
@@ -610,6 +614,36 @@ mod tests {
             let error = plan(text).unwrap_err().to_string();
             assert!(error.contains(expected), "{text:?}: {error}");
         }
+    }
+
+    #[test]
+    fn notify_tables_plan_with_the_pipeline() {
+        let without = plan("[[sources]]\nname = \"a\"\ntype = \"stdin\"\n").unwrap();
+        assert!(without.notify.is_none());
+        let with = plan(
+            "[[sources]]\nname = \"a\"\ntype = \"stdin\"\n[notify]\nrenotify_interval = \"1h\"\n\
+             [[notify.receivers]]\nname = \"hook\"\ntype = \"json\"\nurl = \"http://127.0.0.1:9/x\"\n",
+        )
+        .unwrap();
+        let notify = with.notify.unwrap();
+        assert_eq!(notify.receivers[0].name, "hook");
+        assert_eq!(notify.renotify_interval, Some(Duration::from_secs(3600)));
+
+        let error = plan(
+            "[[sources]]\nname = \"a\"\ntype = \"stdin\"\n[[notify.receivers]]\nname = \"hook\"\ntype = \"json\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.starts_with("p.toml: receiver \"hook\": needs `url`"),
+            "{error}"
+        );
+        let error = plan(
+            "[[sources]]\nname = \"a\"\ntype = \"stdin\"\n[[notify.receivers]]\nname = \"hook\"\ntype = \"json\"\nurll = \"x\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.starts_with("p.toml:7:1:"), "{error}");
     }
 
     #[test]

@@ -193,6 +193,7 @@ pub async fn run(
         rule_paths,
         rule_files,
         index,
+        notify,
     } = plan;
 
     let writer = {
@@ -220,6 +221,14 @@ pub async fn run(
         .filter(|incident| incident.state == IncidentState::Open)
         .map(|incident| incident.id)
         .collect();
+    // Notifications run on the runtime; the processor hands them changes.
+    let (notifier, notifications) = match notify {
+        Some(plan) => {
+            let (notifier, notifications) = firewatch_notify::Notifier::start(plan, &data_dir)?;
+            (Some(notifier), Some(notifications))
+        }
+        None => (None, None),
+    };
     // Raised by the index thread when it wants to commit.
     let rule_state_wanted = Arc::new(AtomicBool::new(false));
 
@@ -315,7 +324,8 @@ pub async fn run(
         .spawn({
             let shutdown = shutdown.clone();
             move || {
-                let mut lifecycle = Lifecycle::new(observer, counters, started, restored);
+                let mut lifecycle =
+                    Lifecycle::new(observer, counters, started, restored, notifications);
                 let finished = process_loop(
                     &mut processor,
                     input_rx,
@@ -351,10 +361,12 @@ pub async fn run(
             }
         }
     }
-    let (processor, lifecycle) = tokio::task::spawn_blocking(move || processor_thread.join())
+    let (processor, mut lifecycle) = tokio::task::spawn_blocking(move || processor_thread.join())
         .await
         .map_err(|_| PipelineError::Stage("processor"))?
         .map_err(|_| PipelineError::Stage("processor"))?;
+    // No more changes: the notifier delivers what it has, then stops.
+    drop(lifecycle.notifications.take());
     let commits = tokio::task::spawn_blocking(move || index_thread.join())
         .await
         .map_err(|_| PipelineError::Stage("index writer"))?
@@ -362,6 +374,9 @@ pub async fn run(
     let rule_reloads = reloads
         .await
         .map_err(|_| PipelineError::Stage("rule watcher"))?;
+    if let Some(notifier) = notifier {
+        notifier.finish().await;
+    }
 
     let sources: Vec<SourceSummary> = running
         .iter()
@@ -444,6 +459,8 @@ struct Lifecycle {
     resolved: u64,
     events: u64,
     last_progress: Instant,
+    /// Told every change, when the pipeline has receivers.
+    notifications: Option<firewatch_notify::Notifications>,
 }
 
 impl Lifecycle {
@@ -452,6 +469,7 @@ impl Lifecycle {
         counters: Vec<Arc<SourceCounters>>,
         started: Instant,
         restored: HashSet<IncidentId>,
+        notifications: Option<firewatch_notify::Notifications>,
     ) -> Self {
         Self {
             observer,
@@ -463,6 +481,7 @@ impl Lifecycle {
             resolved: 0,
             events: 0,
             last_progress: started,
+            notifications,
         }
     }
 
@@ -473,6 +492,9 @@ impl Lifecycle {
                     .contains(&incident.id)
                     .then_some(IncidentState::Open)
             });
+            if let Some(notifications) = &mut self.notifications {
+                notifications.changed(previous, incident);
+            }
             // Only firing counts: a pending incident is not open yet, and
             // one that reopens (flapping) is the same incident again.
             let change = match (previous, incident.state) {
@@ -841,6 +863,7 @@ mod lifecycle_tests {
             Vec::new(),
             started,
             HashSet::new(),
+            None,
         );
         let mut out = Vec::new();
         // Pending, then firing, resolving, and reopening twice.

@@ -10,7 +10,8 @@ use firewatch_index::{EventHit, IndexReader, Order, SearchRequest};
 
 use crate::DataDirArg;
 use crate::output::{
-    event_json, write_event_table, write_incident_detail, write_incident_table, write_json_line,
+    event_json, short_time, write_delivery_table, write_event_table, write_incident_detail,
+    write_incident_table, write_json_line,
 };
 
 /// `firewatch incidents ...`
@@ -18,7 +19,8 @@ use crate::output::{
 pub enum IncidentsCommand {
     /// List incidents, newest first.
     List(ListArgs),
-    /// Show one incident, its matching events and the logs around it.
+    /// Show one incident, its matching events, the logs around it and the
+    /// notifications sent about it.
     Show(ShowArgs),
 }
 
@@ -53,7 +55,8 @@ pub struct ShowArgs {
     #[arg(long, default_value_t = 50)]
     limit: usize,
 
-    /// One JSON object: the incident, its events and the context.
+    /// One JSON object: the incident, its events, the context and the
+    /// delivery attempts.
     #[arg(long)]
     json: bool,
 
@@ -89,13 +92,16 @@ fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
 fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let id: IncidentId = args.id.parse()?;
     let context = firewatch_event::parse_duration(&args.context)?;
-    let reader = IndexReader::open(&args.data_dir.resolve())?;
+    let data_dir = args.data_dir.resolve();
+    let reader = IndexReader::open(&data_dir)?;
     let incident = reader
         .incident(id)?
         .with_context(|| format!("no incident {id}: `firewatch incidents list` shows the ids"))?;
 
     let matching = matching_events(&reader, &incident)?;
     let context_events = surrounding_logs(&reader, &incident, &matching, context, args.limit)?;
+    let deliveries = firewatch_notify::read_deliveries(&data_dir, Some(id))?;
+    let silence = active_silence(&data_dir, &incident)?;
 
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
@@ -103,10 +109,20 @@ fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
             "incident": incident,
             "events": matching.iter().map(|hit| event_json(&hit.event, &hit.incidents)).collect::<Vec<_>>(),
             "context": context_events.iter().map(|hit| event_json(&hit.event, &hit.incidents)).collect::<Vec<_>>(),
+            "deliveries": deliveries,
+            "silenced_by": silence.as_ref().map(|silence| &silence.id),
         });
         write_json_line(&mut out, &json)?;
     } else {
         write_incident_detail(&mut out, &incident)?;
+        if let Some(silence) = &silence {
+            writeln!(
+                out,
+                "  silenced:    by {} until {}",
+                silence.id,
+                short_time(silence.ends_at)
+            )?;
+        }
         writeln!(
             out,
             "\nmatching events ({} shown of {}):",
@@ -131,9 +147,24 @@ fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
                 .map(|hit| &hit.event)
                 .collect::<Vec<_>>(),
         )?;
+        writeln!(out, "\nnotifications ({}):", deliveries.len())?;
+        write_delivery_table(&mut out, &deliveries)?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The silence that holds back the incident's notifications now, if any.
+fn active_silence(
+    data_dir: &std::path::Path,
+    incident: &Incident,
+) -> anyhow::Result<Option<firewatch_notify::Silence>> {
+    let labels = firewatch_notify::incident_labels(incident);
+    let now = jiff::Timestamp::now();
+    Ok(firewatch_notify::SilenceStore::new(data_dir)
+        .load()?
+        .into_iter()
+        .find(|silence| silence.silences(&labels, now)))
 }
 
 /// The events that made the incident fire, then those tagged with it.

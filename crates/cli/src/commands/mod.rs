@@ -8,3 +8,4 @@ pub mod parse;
 pub mod rules;
 pub mod run;
 pub mod search;
+pub mod silence;
