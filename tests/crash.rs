@@ -519,6 +519,38 @@ fn a_file_rotated_while_firewatch_is_down_is_read_to_its_end_after_a_restart() {
     );
 }
 
+/// Two rotations while firewatch is down: the middle generation was never
+/// committed (it did not exist at the last commit), and only its siblings
+/// tell where it went.
+#[test]
+fn generations_rotated_away_unseen_while_firewatch_is_down_are_read_after_a_restart() {
+    let setup = Setup::new(1 << 20);
+    let path = setup.path().join("app.log");
+    append_numbered(&path, 1, 1000);
+    let mut child = setup.start();
+    setup.wait_for_events(&mut child, 1000, Duration::from_secs(60));
+    setup.kill_hard(child);
+
+    append_numbered(&path, 1001, 1100);
+    fs::rename(&path, setup.path().join("app.log.1")).unwrap();
+    append_numbered(&path, 1101, 1200);
+    fs::rename(&path, setup.path().join("app.log.2")).unwrap();
+    append_numbered(&path, 1201, 1300);
+    let mut child = setup.start();
+    setup.wait_for_events(&mut child, 1300, Duration::from_secs(60));
+    setup.terminate(child);
+    let seen = setup.tally(1300);
+    assert!(
+        seen[1..].iter().all(|&count| count == 1),
+        "every line once: {}",
+        ranges(
+            &(1..=1300)
+                .filter(|&number| seen[number as usize] != 1)
+                .collect::<Vec<u64>>()
+        )
+    );
+}
+
 #[test]
 fn sigterm_commits_what_was_read_and_a_restart_reads_the_rest() {
     let setup = Setup::new(1 << 20);

@@ -81,12 +81,13 @@
 //! truncations, so that these cases are visible.
 
 use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use firewatch_event::{Batch, Checkpoint, Position, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -260,9 +261,15 @@ impl Tailer {
             warn!(source = %self.source, pattern, "no file matches the pattern");
         }
         // Files rotated away since the last commit hold older lines.
+        // (all they hold was written since: they are read from their
+        // committed position or, unknown to any commit, from the start).
         let moved = self.find_moved(&discovery, context).await;
-        for found in moved.iter().chain(&discovery.files) {
-            let Some(mut stream) = self.open_stream(found, self.start_at, context).await? else {
+        let starts = moved
+            .iter()
+            .map(|found| (found, StartAt::Beginning))
+            .chain(discovery.files.iter().map(|found| (found, self.start_at)));
+        for (found, start_at) in starts {
+            let Some(mut stream) = self.open_stream(found, start_at, context).await? else {
                 continue;
             };
             if !stream
@@ -290,7 +297,10 @@ impl Tailer {
                     info!(source = %self.source, pattern, "no file matches the pattern yet");
                 }
                 for found in self.find_moved(&discovery, context).await {
-                    if let Some(mut stream) = self.open_stream(&found, start_at, context).await? {
+                    let opened = self
+                        .open_stream(&found, StartAt::Beginning, context)
+                        .await?;
+                    if let Some(mut stream) = opened {
                         info!(source = %self.source, path = %found.path.display(), "reading the rest of a file rotated away since the last commit");
                         stream.rotated = true;
                         self.streams.push(stream);
@@ -334,21 +344,28 @@ impl Tailer {
     }
 
     /// Committed streams that `discovery` did not find, still unfinished,
-    /// in the directory of their committed path.
+    /// in the directory of their committed path, and the generations
+    /// rotated after them that no commit knows of (see [`find_moved`]).
     async fn find_moved(&self, discovery: &Discovery, context: &SourceContext) -> Vec<FoundFile> {
-        let found: HashSet<FileId> = discovery.files.iter().map(|file| file.file_id).collect();
+        let mut known: HashSet<FileId> = discovery.files.iter().map(|file| file.file_id).collect();
         let committed: Vec<Position> = context
             .resume
             .streams(&self.source)
             .filter(|position| {
-                FileId::of_key(&position.stream).is_some_and(|file_id| !found.contains(&file_id))
+                FileId::of_key(&position.stream).is_some_and(|file_id| !known.contains(&file_id))
             })
             .cloned()
             .collect();
         if committed.is_empty() {
             return Vec::new();
         }
-        off_runtime(move || find_moved(&committed)).await
+        known.extend(
+            context
+                .resume
+                .streams(&self.source)
+                .filter_map(|position| FileId::of_key(&position.stream)),
+        );
+        off_runtime(move || find_moved(&committed, &known)).await
     }
 
     /// Brings the followed streams in line with what the globs match now.
@@ -678,54 +695,97 @@ fn discover(patterns: &[String]) -> Result<Discovery, IngestError> {
     Ok(discovery)
 }
 
-/// Looks for the files of `committed` positions in the directories of
-/// their committed paths, and returns those that moved away from that path
-/// and hold more than was committed; blocking. A file still at its
-/// committed path was left out of the globs on purpose, not rotated. A
-/// file is taken only if its device, inode and first bytes all match, so
-/// an unrelated file that reuses a freed inode is left alone.
-fn find_moved(committed: &[Position]) -> Vec<FoundFile> {
-    let mut listings: HashMap<PathBuf, Vec<(FileId, PathBuf, u64)>> = HashMap::new();
-    let mut moved: Vec<FoundFile> = Vec::new();
+/// The committed files in `committed` found under another name in the
+/// directory of their committed path, when they hold unread lines, and
+/// the rotated generations that came after them: files of that directory
+/// that no commit and no glob knows (`known`), named like the committed
+/// path plus a suffix (`app.log.2`, `app.log-20261126`; not compressed),
+/// and last written no earlier than the committed file (file times are
+/// coarse: a rotation within the same tick has the same time). Such a
+/// generation was created and rotated away while firewatch was down or between two
+/// commits: nothing else leads to it. Oldest first; blocking.
+fn find_moved(committed: &[Position], known: &HashSet<FileId>) -> Vec<FoundFile> {
+    let mut listings: HashMap<PathBuf, Vec<ListedFile>> = HashMap::new();
+    let mut moved: Vec<(SystemTime, FoundFile)> = Vec::new();
+    let add = |moved: &mut Vec<(SystemTime, FoundFile)>, file: &ListedFile| {
+        if !moved.iter().any(|(_, found)| found.file_id == file.file_id) {
+            moved.push((
+                file.modified,
+                FoundFile {
+                    path: file.path.clone(),
+                    file_id: file.file_id,
+                    len: file.len,
+                },
+            ));
+        }
+    };
     for position in committed {
         let (Some(file_id), Some(committed_path)) =
             (FileId::of_key(&position.stream), &position.path)
         else {
             continue;
         };
-        let Some(directory) = Path::new(committed_path).parent() else {
+        let committed_path = Path::new(committed_path);
+        let (Some(directory), Some(name)) = (committed_path.parent(), committed_path.file_name())
+        else {
             continue;
         };
         let listing = listings
             .entry(directory.to_owned())
             .or_insert_with(|| list_files(directory));
-        let Some((_, path, len)) = listing.iter().find(|(id, _, _)| *id == file_id) else {
+        let Some(file) = listing.iter().find(|file| file.file_id == file_id) else {
             continue;
         };
-        if *len <= position.offset
-            || path.as_path() == Path::new(committed_path)
-            || moved.iter().any(|file| file.file_id == file_id)
-        {
+        if file.path == committed_path {
             continue;
         }
-        let same_content = File::open(path)
-            .and_then(|file| read_head(&file))
+        let same_content = File::open(&file.path)
+            .and_then(|opened| read_head(&opened))
             .is_ok_and(|head| StreamKey::names(&position.stream, file_id, &head));
-        if same_content {
-            moved.push(FoundFile {
-                path: path.clone(),
-                file_id,
-                len: *len,
-            });
+        if !same_content {
+            continue;
+        }
+        if file.len > position.offset {
+            add(&mut moved, file);
+        }
+        for later in listing.iter().filter(|later| {
+            later.modified >= file.modified
+                && !known.contains(&later.file_id)
+                && is_rotation_of(name, &later.path)
+        }) {
+            add(&mut moved, later);
         }
     }
-    moved.sort_by(|left, right| left.path.cmp(&right.path));
-    moved
+    moved.sort_by(|(left, _), (right, _)| left.cmp(right));
+    moved.into_iter().map(|(_, found)| found).collect()
 }
 
-/// The regular files of a directory, with their identity and length;
-/// blocking. A directory that cannot be listed has none.
-fn list_files(directory: &Path) -> Vec<(FileId, PathBuf, u64)> {
+/// Whether `path` is named like a rotated generation of a file named
+/// `name`: the name, a separator, then anything but a compression suffix.
+fn is_rotation_of(name: &OsStr, path: &Path) -> bool {
+    const COMPRESSED: [&str; 5] = [".gz", ".bz2", ".xz", ".zst", ".lz4"];
+    let (Some(name), Some(candidate)) = (name.to_str(), path.file_name().and_then(OsStr::to_str))
+    else {
+        return false;
+    };
+    candidate
+        .strip_prefix(name)
+        .and_then(|suffix| suffix.strip_prefix(['.', '-', '_']))
+        .is_some_and(|suffix| {
+            !suffix.is_empty() && !COMPRESSED.iter().any(|ext| suffix.ends_with(ext))
+        })
+}
+
+/// A regular file of a directory listing.
+struct ListedFile {
+    file_id: FileId,
+    path: PathBuf,
+    len: u64,
+    modified: SystemTime,
+}
+
+/// The regular files of a directory; blocking. A directory that cannot be listed has none.
+fn list_files(directory: &Path) -> Vec<ListedFile> {
     let Ok(entries) = std::fs::read_dir(directory) else {
         return Vec::new();
     };
@@ -733,9 +793,12 @@ fn list_files(directory: &Path) -> Vec<(FileId, PathBuf, u64)> {
         .filter_map(|entry| {
             let path = entry.ok()?.path();
             let metadata = std::fs::metadata(&path).ok()?;
-            metadata
-                .is_file()
-                .then(|| (FileId::of(&metadata), path, metadata.len()))
+            metadata.is_file().then(|| ListedFile {
+                file_id: FileId::of(&metadata),
+                len: metadata.len(),
+                modified: metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                path,
+            })
         })
         .collect()
 }
@@ -818,6 +881,24 @@ mod tests {
 
     use super::*;
     use crate::SourceCounters;
+
+    #[test]
+    fn rotated_generations_are_told_by_name() {
+        let name = OsStr::new("app.log");
+        for rotated in ["app.log.1", "app.log.12", "app.log-20261126", "app.log_old"] {
+            assert!(is_rotation_of(name, Path::new(rotated)), "{rotated}");
+        }
+        for other in [
+            "app.log",
+            "app.log.",
+            "app.log.2.gz",
+            "app.log-20261126.zst",
+            "app.logger",
+            "other.log.1",
+        ] {
+            assert!(!is_rotation_of(name, Path::new(other)), "{other}");
+        }
+    }
 
     /// A running source and the receiving end of its channel.
     struct Running {
