@@ -756,7 +756,7 @@ fn find_moved(committed: &[Position], known: &HashSet<FileId>) -> Vec<FoundFile>
             add(&mut moved, later);
         }
     }
-    moved.sort_by(|(left, _), (right, _)| left.cmp(right));
+    moved.sort_by_key(|(modified, _)| *modified);
     moved.into_iter().map(|(_, found)| found).collect()
 }
 
