@@ -823,15 +823,10 @@ impl Study<'_> {
         nearby.sort_by_key(|other| (other.first_seen, other.id));
         let mut hints = Vec::new();
         for other in nearby {
-            let first = other
-                .samples
-                .first()
-                .map(|sample| sample.event_id)
-                .or_else(|| other.trigger_events.first().copied());
-            let example = match first {
-                Some(id) => self.reader.event(id)?.map(|hit| Example::of(&hit.event)),
-                None => None,
-            };
+            let example = first_event_of(self.reader, &other)?.map(|event| Example::of(&event));
+            let opened = example.as_ref().map_or(other.first_seen, |example| {
+                example.time.min(other.first_seen)
+            });
             let offset = other.first_seen.duration_since(self.incident.first_seen);
             let relation = if offset.is_negative() {
                 format!(
@@ -856,15 +851,42 @@ impl Study<'_> {
                 id: Some(other.id.to_string()),
                 counts: None,
                 score: 0.0,
-                strong: other.first_seen <= self.incident.first_seen,
+                strong: opened <= self.incident.first_seen,
                 first_seen: Some(other.first_seen),
-                onset: Some(other.first_seen),
+                onset: Some(opened),
                 first_event: example.clone(),
                 example,
             });
         }
         Ok(hints)
     }
+}
+
+/// The earliest event that counted towards `incident`: the first one
+/// tagged with it in the index, else its first sample. Sources read side by
+/// side can hand the detector a later event first, so this can be earlier
+/// than the incident's `first_seen`.
+pub(crate) fn first_event_of(
+    reader: &IndexReader,
+    incident: &Incident,
+) -> Result<Option<Event>, PostmortemError> {
+    let tagged = reader.search(&SearchRequest {
+        filters: vec![("incident".to_owned(), incident.id.to_string())],
+        limit: 1,
+        ..SearchRequest::default()
+    })?;
+    if let Some(hit) = tagged.hits.into_iter().next() {
+        return Ok(Some(hit.event));
+    }
+    let sample = incident
+        .samples
+        .first()
+        .map(|sample| sample.event_id)
+        .or_else(|| incident.trigger_events.first().copied());
+    Ok(match sample {
+        Some(id) => reader.event(id)?.map(|hit| hit.event),
+        None => None,
+    })
 }
 
 /// A structured field name the query syntax can name as `fields.NAME`.

@@ -17,7 +17,7 @@ use firewatch_index::{IndexReader, SearchRequest};
 use serde::Serialize;
 
 use crate::PostmortemError;
-use crate::explain::{Example, ExplainOptions, RankedHint, explain, short_time};
+use crate::explain::{Example, ExplainOptions, RankedHint, explain, first_event_of, short_time};
 
 /// What a timeline entry records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -137,17 +137,11 @@ pub fn report(
             excerpt: Some(lead.example.clone()),
         });
     }
-    let first_match = match incident
-        .samples
-        .first()
-        .map(|sample| sample.event_id)
-        .or_else(|| incident.trigger_events.first().copied())
-    {
-        Some(id) => reader.event(id)?.map(|hit| Example::of(&hit.event)),
-        None => None,
-    };
+    let first_match = first_event_of(reader, incident)?.map(|event| Example::of(&event));
     timeline.push(TimelineEntry {
-        at: incident.first_seen,
+        at: first_match.as_ref().map_or(incident.first_seen, |first| {
+            first.time.min(incident.first_seen)
+        }),
         kind: TimelineKind::FirstMatch,
         detail: format!("first event counted by rule {}", incident.rule),
         excerpt: first_match,
