@@ -267,7 +267,7 @@ fn report_is_a_markdown_draft_with_timeline_excerpts_notifications_and_hints() {
         ],
         "{markdown}"
     );
-    assert!(markdown.contains("oncall-pager (fired, attempt 1): failed: http 503"));
+    assert!(markdown.contains("oncall-pager (fired, attempt 1): failed: HTTP 503"));
     // Log excerpts are fenced, the first anomaly's line among them.
     let excerpt = format!(
         "```text\n2026-11-20 09:40:12.000Z  db-01  kernel  unknown  {}\n```",

@@ -226,8 +226,8 @@ impl Hint {
     /// incident when it opened.
     pub fn evidence(&self) -> String {
         let Some(counts) = &self.counts else {
-            return match self.first_seen {
-                Some(time) => format!("opened {}", short_time(time)),
+            return match self.onset {
+                Some(time) => format!("first event {}", short_time(time)),
                 None => String::new(),
             };
         };
@@ -862,10 +862,12 @@ impl Study<'_> {
     }
 }
 
-/// The earliest event that counted towards `incident`: the first one
-/// tagged with it in the index, else its first sample. Sources read side by
-/// side can hand the detector a later event first, so this can be earlier
-/// than the incident's `first_seen`.
+/// The earliest event that counted towards `incident`, of its first
+/// trigger event, its first sample and the first event tagged with it in
+/// the index. The events that made it fire are not tagged (they were
+/// processed before it existed), and sources read side by side can hand the
+/// detector a later event first, so any of the three can be the earliest,
+/// and all can be earlier than `first_seen`.
 pub(crate) fn first_event_of(
     reader: &IndexReader,
     incident: &Incident,
@@ -875,18 +877,24 @@ pub(crate) fn first_event_of(
         limit: 1,
         ..SearchRequest::default()
     })?;
-    if let Some(hit) = tagged.hits.into_iter().next() {
-        return Ok(Some(hit.event));
+    let mut earliest = tagged.hits.into_iter().next().map(|hit| hit.event);
+    let named = [
+        incident.trigger_events.first().copied(),
+        incident.samples.first().map(|sample| sample.event_id),
+    ];
+    for id in named.into_iter().flatten() {
+        if earliest.as_ref().is_some_and(|event| event.id == id) {
+            continue;
+        }
+        if let Some(hit) = reader.event(id)?
+            && earliest
+                .as_ref()
+                .is_none_or(|event| (hit.event.time(), hit.event.line) < (event.time(), event.line))
+        {
+            earliest = Some(hit.event);
+        }
     }
-    let sample = incident
-        .samples
-        .first()
-        .map(|sample| sample.event_id)
-        .or_else(|| incident.trigger_events.first().copied());
-    Ok(match sample {
-        Some(id) => reader.event(id)?.map(|hit| hit.event),
-        None => None,
-    })
+    Ok(earliest)
 }
 
 /// A structured field name the query syntax can name as `fields.NAME`.

@@ -11,7 +11,8 @@
 use std::fmt::Write as _;
 
 use firewatch_event::{
-    Change, Delivery, DeliveryOutcome, Incident, IncidentId, IncidentState, Severity, Timestamp,
+    Change, Delivery, DeliveryOutcome, Incident, IncidentId, IncidentState, NotifyReason, Severity,
+    Timestamp,
 };
 use firewatch_index::{IndexReader, SearchRequest};
 use serde::Serialize;
@@ -203,10 +204,11 @@ pub fn report(
             at: delivery.at,
             kind: TimelineKind::Notification,
             detail: format!(
-                "{} ({:?}, attempt {}): {outcome}",
-                delivery.receiver, delivery.reason, delivery.attempt
-            )
-            .to_lowercase(),
+                "{} ({}, attempt {}): {outcome}",
+                delivery.receiver,
+                reason_name(delivery.reason),
+                delivery.attempt
+            ),
             excerpt: None,
         });
     }
@@ -265,6 +267,16 @@ pub fn report(
         action_items: Vec::new(),
         lessons_learned: String::new(),
     })
+}
+
+/// The name a notification reason has in the deliveries file.
+fn reason_name(reason: NotifyReason) -> &'static str {
+    match reason {
+        NotifyReason::Fired => "fired",
+        NotifyReason::Escalated => "escalated",
+        NotifyReason::Renotify => "renotify",
+        NotifyReason::Resolved => "resolved",
+    }
 }
 
 /// Services and hosts of the incident's group and of the events tagged with it.
