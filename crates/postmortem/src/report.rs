@@ -472,3 +472,35 @@ impl Report {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_cells_and_durations_read_well_in_markdown() {
+        assert_eq!(cell("a | b\nc"), "a \\| b c");
+        assert_eq!(human_duration(42), "42s");
+        assert_eq!(human_duration(448), "7m 28s");
+        assert_eq!(human_duration(3 * 3600 + 61), "3h 1m 1s");
+    }
+
+    #[test]
+    fn excerpts_cannot_close_their_fence() {
+        let example = Example {
+            event_id: firewatch_event::EventId(1),
+            time: "2026-11-20T09:40:12Z".parse().unwrap(),
+            source: "app".into(),
+            host: None,
+            service: None,
+            level: firewatch_event::Level::Error,
+            message: "a ``` b".into(),
+            template: None,
+        };
+        assert_eq!(
+            excerpt_line(&example),
+            "2026-11-20 09:40:12.000Z  -  app  error  a ''' b"
+        );
+        assert_eq!(place(&example), "app");
+    }
+}
