@@ -284,6 +284,85 @@ pub fn write_incident_detail(out: &mut impl Write, incident: &Incident) -> anyho
     Ok(())
 }
 
+/// An explanation for people: the windows, the ranked findings with their
+/// evidence (`+` strong, `-` weak), then each section.
+pub fn write_explanation(
+    out: &mut impl Write,
+    explanation: &firewatch_postmortem::Explanation,
+) -> anyhow::Result<()> {
+    use firewatch_postmortem::{Example, Hint, Window};
+    let line = |example: &Example| {
+        format!(
+            "{}  {}  {}  {}  {}",
+            short_time(example.time),
+            example.host.as_deref().unwrap_or("-"),
+            example.service.as_deref().unwrap_or(&example.source),
+            example.level,
+            example.message
+        )
+    };
+    let window = |out: &mut dyn Write, name: &str, window: &Window| -> io::Result<()> {
+        writeln!(
+            out,
+            "{name:<11} {} .. {}  {:>7.1} min  {:>9} events",
+            short_time(window.since),
+            short_time(window.until),
+            window.minutes(),
+            window.events
+        )
+    };
+    writeln!(
+        out,
+        "{}  {}  ({}), first seen {}",
+        explanation.incident,
+        explanation.title,
+        explanation.key,
+        short_time(explanation.first_seen)
+    )?;
+    window(out, "foreground", &explanation.foreground)?;
+    window(out, "baseline", &explanation.baseline)?;
+
+    writeln!(
+        out,
+        "\nranked hints (strong first, earliest onset first; then by score):"
+    )?;
+    if explanation.ranked.is_empty() {
+        writeln!(out, "  nothing stood out")?;
+    }
+    for finding in &explanation.ranked {
+        writeln!(out, "{:>3}. {}", finding.rank, line(&finding.example))?;
+        writeln!(out, "     event {}", finding.example.event_id)?;
+        for hint in &finding.evidence {
+            let mark = if hint.strong { '+' } else { '-' };
+            writeln!(out, "     {mark} {}: {}", hint.subject, hint.evidence())?;
+        }
+    }
+    let sections: [(&str, &Vec<Hint>); 5] = [
+        ("templates new or surged", &explanation.templates),
+        ("words over-represented", &explanation.words),
+        ("field values over-represented", &explanation.fields),
+        (
+            "first error per host and service",
+            &explanation.first_errors,
+        ),
+        ("incidents nearby", &explanation.nearby_incidents),
+    ];
+    for (title, hints) in sections {
+        writeln!(out, "\n{title}:")?;
+        if hints.is_empty() {
+            writeln!(out, "  none")?;
+        }
+        for hint in hints {
+            let mark = if hint.strong { '+' } else { '-' };
+            writeln!(out, "  {mark} {}: {}", hint.subject, hint.evidence())?;
+            if let Some(example) = &hint.first_event {
+                writeln!(out, "      {}  {}", example.event_id, line(example))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

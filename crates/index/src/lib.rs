@@ -84,6 +84,7 @@ pub use error::IndexError;
 pub use highlight::Highlighter;
 pub use order::Order;
 pub use reader::{DayStats, EventHit, IndexReader, SearchRequest, SearchResults};
+pub use tokenizer::message_words;
 pub use writer::{IndexConfig, IndexWriter};
 
 #[cfg(test)]

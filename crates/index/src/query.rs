@@ -9,7 +9,7 @@
 
 use std::ops::Bound;
 
-use firewatch_event::{EventId, IncidentId, Level, Timestamp};
+use firewatch_event::{EventId, IncidentId, Level, TemplateId, Timestamp};
 use tantivy::Term;
 use tantivy::query::{
     AllQuery, BooleanQuery, Occur, Query, QueryParser, QueryParserError, RangeQuery, TermQuery,
@@ -27,7 +27,7 @@ const QUERYABLE_FIELDS: &str = "message (default), host, service, level, level_r
 
 /// Filter fields a [`SearchRequest`] accepts.
 const FILTER_FIELDS: &str =
-    "host, service, level, min_level, source, incident, event_id or problem";
+    "host, service, level, min_level, source, incident, event_id, problem, template or word";
 
 /// Turns search requests into queries over the logs schema.
 pub(crate) struct QueryBuilder {
@@ -98,6 +98,12 @@ impl QueryBuilder {
             "service" => text_term(self.schema.service, value),
             "source" => text_term(self.schema.source, value),
             "problem" => text_term(self.schema.problem, value),
+            "template" => {
+                let id: TemplateId = value.parse().map_err(|error| invalid(format!("{error}")))?;
+                text_term(self.schema.template, &id.to_string())
+            }
+            // One word of the message, as `message_words` cuts it.
+            "word" => text_term(self.schema.message, &value.to_lowercase()),
             // Stored lowercased, like the query parser does for `level:`.
             "level" => text_term(self.schema.level, &value.to_lowercase()),
             "incident" => {

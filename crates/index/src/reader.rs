@@ -31,7 +31,8 @@ pub struct SearchRequest {
     pub query: String,
     /// Exact-value filters, ANDed: `("host", "web-03")`, `("service", "api")`,
     /// `("level", "error")`, `("source", ..)`, `("incident", "<16 hex>")`,
-    /// `("event_id", "<16 hex>")`, `("problem", "unparsed")`, and
+    /// `("event_id", "<16 hex>")`, `("problem", "unparsed")`, `("template", "<16 hex>")`, `("word",
+    /// "nvme")` for one word of the message (see [`crate::message_words`]), and
     /// `("min_level", "warn")` for that level and above (any spelling
     /// [`Level::parse`](firewatch_event::Level::parse) reads).
     pub filters: Vec<(String, String)>,

@@ -405,3 +405,44 @@ fn retention_removes_whole_old_days_but_never_one_in_use() {
     assert_eq!(removed, [date("2026-11-17")]);
     assert_eq!(reader.days().unwrap().len(), 1);
 }
+
+#[test]
+fn word_filter_matches_one_word_of_the_message_in_any_case() {
+    let dir = TempDir::new().unwrap();
+    let mut events: Vec<Event> = (1..=3)
+        .map(|id| event(id, "app", Some("db-01"), id, "2026-11-26T10:00:00Z"))
+        .collect();
+    events[0].message = "nvme nvme0: I/O 412 QID 3 timeout".into();
+    events[1].message = "NVMe reset".into();
+    write_all(dir.path(), &events);
+    let reader = IndexReader::open(dir.path()).unwrap();
+    let count = |word: &str| {
+        let request = SearchRequest {
+            filters: vec![("word".into(), word.into())],
+            limit: 0,
+            ..SearchRequest::default()
+        };
+        reader.search(&request).unwrap().total_matches
+    };
+    assert_eq!(count("nvme"), 2);
+    assert_eq!(count("NVME0"), 1);
+    assert_eq!(count("nvm"), 0);
+
+    // The same counts at once, narrowed to a host and a time range.
+    let base = SearchRequest {
+        filters: vec![("host".into(), "db-01".into())],
+        since: Some(at("2026-11-26T09:00:00Z")),
+        until: Some(at("2026-11-26T11:00:00Z")),
+        ..SearchRequest::default()
+    };
+    let word = |word: &str| vec![("word".to_owned(), word.to_owned())];
+    let counts = reader
+        .count_each(&base, &[word("nvme"), word("NVME0"), word("nvm"), vec![]])
+        .unwrap();
+    assert_eq!(counts, [2, 1, 0, 3]);
+    let later = SearchRequest {
+        since: Some(at("2026-11-26T10:00:01Z")),
+        ..base
+    };
+    assert_eq!(reader.count_each(&later, &[word("nvme")]).unwrap(), [0]);
+}

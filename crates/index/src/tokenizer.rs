@@ -41,6 +41,19 @@ pub(crate) fn tokenizer_manager() -> TokenizerManager {
     manager
 }
 
+/// The words of `text` as the index keeps them for the message field
+/// (lowercased, in order, repeats included): what a `("word", ..)` filter
+/// of a [`SearchRequest`](crate::SearchRequest) matches.
+pub fn message_words(text: &str) -> Vec<String> {
+    let mut tokenizer = LogTokenizer::default();
+    let mut stream = tokenizer.token_stream(text);
+    let mut words = Vec::new();
+    while stream.advance() {
+        words.push(stream.token().text.clone());
+    }
+    words
+}
+
 /// Splits log text into lowercased words; see the module documentation.
 #[derive(Clone, Default)]
 pub(crate) struct LogTokenizer {
@@ -208,6 +221,13 @@ mod tests {
         );
         assert!(words("").is_empty());
         assert!(words(" -- ... !!").is_empty());
+    }
+
+    #[test]
+    fn message_words_are_the_words_the_message_field_indexes() {
+        let text = "nvme nvme0: I/O 412 QID 3 timeout, aborting Überlauf";
+        assert_eq!(message_words(text), words(text));
+        assert_eq!(message_words("a a"), ["a", "a"]);
     }
 
     #[test]

@@ -1,17 +1,19 @@
 //! `firewatch incidents list|show`
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use firewatch_event::{Event, Incident, IncidentId};
 use firewatch_index::{EventHit, IndexReader, Order, SearchRequest};
+use firewatch_postmortem::ExplainOptions;
 
 use crate::DataDirArg;
 use crate::output::{
-    event_json, short_time, write_delivery_table, write_event_table, write_incident_detail,
-    write_incident_table, write_json_line,
+    event_json, short_time, template_texts, write_delivery_table, write_event_table,
+    write_explanation, write_incident_detail, write_incident_table, write_json_line,
 };
 
 /// `firewatch incidents ...`
@@ -22,6 +24,75 @@ pub enum IncidentsCommand {
     /// Show one incident, its matching events, the logs around it and the
     /// notifications sent about it.
     Show(ShowArgs),
+    /// Rank what stood out in the logs before an incident (root-cause hints).
+    Explain(ExplainArgs),
+    /// Write a postmortem draft of an incident (Markdown or JSON).
+    Report(ReportArgs),
+}
+
+/// Arguments of `incidents explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The incident id (16 hex digits, as `incidents list` prints it).
+    #[arg(value_name = "ID")]
+    id: String,
+
+    #[command(flatten)]
+    windows: WindowArgs,
+
+    /// One JSON object: windows, ranked hints and every section.
+    #[arg(long)]
+    json: bool,
+
+    #[command(flatten)]
+    data_dir: DataDirArg,
+}
+
+/// The windows `explain` compares.
+#[derive(Debug, Args)]
+pub struct WindowArgs {
+    /// How far before the incident's first event to look.
+    #[arg(long, value_name = "DURATION", default_value = "15m")]
+    lookback: String,
+
+    /// How long a stretch before that to compare with.
+    #[arg(long, value_name = "DURATION", default_value = "2h")]
+    baseline: String,
+}
+
+impl WindowArgs {
+    fn options(&self, reader: &IndexReader) -> anyhow::Result<ExplainOptions> {
+        Ok(ExplainOptions {
+            lookback: firewatch_event::parse_duration(&self.lookback)
+                .with_context(|| format!("--lookback {}", self.lookback))?,
+            baseline: firewatch_event::parse_duration(&self.baseline)
+                .with_context(|| format!("--baseline {}", self.baseline))?,
+            template_texts: template_texts(reader)?,
+            ..ExplainOptions::default()
+        })
+    }
+}
+
+/// Arguments of `incidents report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The incident id (16 hex digits, as `incidents list` prints it).
+    #[arg(value_name = "ID")]
+    id: String,
+
+    /// Markdown for a wiki, or JSON for scripts.
+    #[arg(long, value_parser = ["md", "json"], default_value = "md")]
+    format: String,
+
+    /// Write the report here instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    #[command(flatten)]
+    windows: WindowArgs,
+
+    #[command(flatten)]
+    data_dir: DataDirArg,
 }
 
 /// Arguments of `incidents list`.
@@ -68,7 +139,57 @@ pub fn run(command: IncidentsCommand) -> anyhow::Result<ExitCode> {
     match command {
         IncidentsCommand::List(args) => list(args),
         IncidentsCommand::Show(args) => show(args),
+        IncidentsCommand::Explain(args) => explain(args),
+        IncidentsCommand::Report(args) => report(args),
     }
+}
+
+/// The incident of `id`, or an error that says where ids are listed.
+fn find_incident(reader: &IndexReader, id: &str) -> anyhow::Result<Incident> {
+    let id: IncidentId = id.parse()?;
+    reader
+        .incident(id)?
+        .with_context(|| format!("no incident {id}: `firewatch incidents list` shows the ids"))
+}
+
+fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
+    let reader = IndexReader::open(&args.data_dir.resolve())?;
+    let incident = find_incident(&reader, &args.id)?;
+    let options = args.windows.options(&reader)?;
+    let explanation = firewatch_postmortem::explain(&reader, &incident, &options)
+        .with_context(|| format!("explaining incident {}", incident.id))?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.json {
+        write_json_line(&mut out, &explanation)?;
+    } else {
+        write_explanation(&mut out, &explanation)?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let data_dir = args.data_dir.resolve();
+    let reader = IndexReader::open(&data_dir)?;
+    let incident = find_incident(&reader, &args.id)?;
+    let options = args.windows.options(&reader)?;
+    let deliveries = firewatch_notify::read_deliveries(&data_dir, Some(incident.id))?;
+    let report = firewatch_postmortem::report(&reader, &incident, &deliveries, &options)
+        .with_context(|| format!("reporting on incident {}", incident.id))?;
+    let text = match args.format.as_str() {
+        "json" => serde_json::to_string_pretty(&report)? + "\n",
+        _ => report.to_markdown(),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("writing the report to {}", path.display()))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
@@ -90,17 +211,14 @@ fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
-    let id: IncidentId = args.id.parse()?;
     let context = firewatch_event::parse_duration(&args.context)?;
     let data_dir = args.data_dir.resolve();
     let reader = IndexReader::open(&data_dir)?;
-    let incident = reader
-        .incident(id)?
-        .with_context(|| format!("no incident {id}: `firewatch incidents list` shows the ids"))?;
+    let incident = find_incident(&reader, &args.id)?;
 
     let matching = matching_events(&reader, &incident)?;
     let context_events = surrounding_logs(&reader, &incident, &matching, context, args.limit)?;
-    let deliveries = firewatch_notify::read_deliveries(&data_dir, Some(id))?;
+    let deliveries = firewatch_notify::read_deliveries(&data_dir, Some(incident.id))?;
     let silence = active_silence(&data_dir, &incident)?;
 
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
