@@ -481,6 +481,15 @@ fn copy_truncate_rotation_loses_only_unread_tails_and_doubles_nothing() {
     );
 }
 
+/// Asserts that the index holds each of lines `1..=lines` exactly once.
+fn assert_every_line_once(setup: &Setup, lines: u64) {
+    let seen = setup.tally(lines);
+    let wrong: Vec<u64> = (1..=lines)
+        .filter(|&number| seen[number as usize] != 1)
+        .collect();
+    assert!(wrong.is_empty(), "every line once: {}", ranges(&wrong));
+}
+
 /// Appends lines `first..=last` to `path`.
 fn append_numbered(path: &Path, first: u64, last: u64) {
     let mut file = OpenOptions::new()
@@ -507,16 +516,7 @@ fn a_file_rotated_while_firewatch_is_down_is_read_to_its_end_after_a_restart() {
     let mut child = setup.start();
     setup.wait_for_events(&mut child, 1200, Duration::from_secs(60));
     setup.terminate(child);
-    let seen = setup.tally(1200);
-    assert!(
-        seen[1..].iter().all(|&count| count == 1),
-        "every line once: {}",
-        ranges(
-            &(1..=1200)
-                .filter(|&number| seen[number as usize] != 1)
-                .collect::<Vec<u64>>()
-        )
-    );
+    assert_every_line_once(&setup, 1200);
 }
 
 /// Two rotations while firewatch is down: the middle generation was never
@@ -539,16 +539,7 @@ fn generations_rotated_away_unseen_while_firewatch_is_down_are_read_after_a_rest
     let mut child = setup.start();
     setup.wait_for_events(&mut child, 1300, Duration::from_secs(60));
     setup.terminate(child);
-    let seen = setup.tally(1300);
-    assert!(
-        seen[1..].iter().all(|&count| count == 1),
-        "every line once: {}",
-        ranges(
-            &(1..=1300)
-                .filter(|&number| seen[number as usize] != 1)
-                .collect::<Vec<u64>>()
-        )
-    );
+    assert_every_line_once(&setup, 1300);
 }
 
 #[test]

@@ -214,7 +214,6 @@ pub fn write_delivery_table(
     out: &mut impl Write,
     deliveries: &[firewatch_event::Delivery],
 ) -> anyhow::Result<()> {
-    use firewatch_event::DeliveryOutcome;
     let receiver_width = deliveries
         .iter()
         .map(|delivery| delivery.receiver.len())
@@ -222,20 +221,14 @@ pub fn write_delivery_table(
         .unwrap_or(8)
         .clamp(8, 24);
     for delivery in deliveries {
-        let outcome = match &delivery.outcome {
-            DeliveryOutcome::Delivered => "delivered".to_owned(),
-            DeliveryOutcome::Failed { error } => format!("failed: {error}"),
-            DeliveryOutcome::GaveUp { error } => format!("gave up: {error}"),
-            DeliveryOutcome::Suppressed { by } => format!("suppressed by {by}"),
-        };
-        let reason = serde_json::to_value(delivery.reason)?;
         writeln!(
             out,
-            "{}  {:receiver_width$}  {:9}  #{:<2}  {outcome}",
+            "{}  {:receiver_width$}  {:9}  #{:<2}  {}",
             short_time(delivery.at),
             delivery.receiver,
-            reason.as_str().unwrap_or("-"),
+            delivery.reason,
             delivery.attempt,
+            delivery.outcome,
         )?;
     }
     Ok(())

@@ -5,6 +5,8 @@
 //! that `incidents show` and postmortem reports can tell who was told what,
 //! when, and whether it arrived.
 
+use std::fmt;
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +27,24 @@ pub enum NotifyReason {
     Renotify,
     /// It resolved.
     Resolved,
+}
+
+impl NotifyReason {
+    /// The lower-case name used in the deliveries file and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyReason::Fired => "fired",
+            NotifyReason::Escalated => "escalated",
+            NotifyReason::Renotify => "renotify",
+            NotifyReason::Resolved => "resolved",
+        }
+    }
+}
+
+impl fmt::Display for NotifyReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// How one delivery attempt ended.
@@ -48,6 +68,17 @@ pub enum DeliveryOutcome {
         /// The silence id, or the id of the inhibiting incident.
         by: String,
     },
+}
+
+impl fmt::Display for DeliveryOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeliveryOutcome::Delivered => f.write_str("delivered"),
+            DeliveryOutcome::Failed { error } => write!(f, "failed: {error}"),
+            DeliveryOutcome::GaveUp { error } => write!(f, "gave up: {error}"),
+            DeliveryOutcome::Suppressed { by } => write!(f, "suppressed by {by}"),
+        }
+    }
 }
 
 /// One attempt to tell a receiver about an incident.
@@ -94,5 +125,8 @@ mod tests {
             "{json}"
         );
         assert_eq!(serde_json::from_str::<Delivery>(&json).unwrap(), delivery);
+        assert!(json.contains(r#""reason":"fired""#), "{json}");
+        assert_eq!(delivery.reason.to_string(), "fired");
+        assert_eq!(delivery.outcome.to_string(), "failed: HTTP 503");
     }
 }

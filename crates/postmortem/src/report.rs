@@ -10,10 +10,7 @@
 
 use std::fmt::Write as _;
 
-use firewatch_event::{
-    Change, Delivery, DeliveryOutcome, Incident, IncidentId, IncidentState, NotifyReason, Severity,
-    Timestamp,
-};
+use firewatch_event::{Change, Delivery, Incident, IncidentId, IncidentState, Severity, Timestamp};
 use firewatch_index::{IndexReader, SearchRequest};
 use serde::Serialize;
 
@@ -194,20 +191,12 @@ pub fn report(
         });
     }
     for delivery in deliveries {
-        let outcome = match &delivery.outcome {
-            DeliveryOutcome::Delivered => "delivered".to_owned(),
-            DeliveryOutcome::Failed { error } => format!("failed: {error}"),
-            DeliveryOutcome::GaveUp { error } => format!("gave up: {error}"),
-            DeliveryOutcome::Suppressed { by } => format!("suppressed by {by}"),
-        };
         timeline.push(TimelineEntry {
             at: delivery.at,
             kind: TimelineKind::Notification,
             detail: format!(
-                "{} ({}, attempt {}): {outcome}",
-                delivery.receiver,
-                reason_name(delivery.reason),
-                delivery.attempt
+                "{} ({}, attempt {}): {}",
+                delivery.receiver, delivery.reason, delivery.attempt, delivery.outcome
             ),
             excerpt: None,
         });
@@ -267,16 +256,6 @@ pub fn report(
         action_items: Vec::new(),
         lessons_learned: String::new(),
     })
-}
-
-/// The name a notification reason has in the deliveries file.
-fn reason_name(reason: NotifyReason) -> &'static str {
-    match reason {
-        NotifyReason::Fired => "fired",
-        NotifyReason::Escalated => "escalated",
-        NotifyReason::Renotify => "renotify",
-        NotifyReason::Resolved => "resolved",
-    }
 }
 
 /// Services and hosts of the incident's group and of the events tagged with it.
