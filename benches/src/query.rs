@@ -221,7 +221,7 @@ struct Plan {
     days: Vec<Timestamp>,
     /// Whole hours from each day's midnight to its last event (at least 1).
     hours: Vec<u32>,
-    /// Ids of error events of each day, from its middle hour on.
+    /// Ids of error events of each day, from halfway to its last event on.
     event_ids: Vec<Vec<String>>,
 }
 
@@ -268,7 +268,7 @@ impl Plan {
                 .with_context(|| format!("unreadable event time {last:?}"))?;
             let hours = (last.duration_since(midnight).as_hours()).clamp(1, 24) as u32;
 
-            let middle = midnight.checked_add(SignedDuration::from_mins(30 * i64::from(hours)))?;
+            let middle = midnight.checked_add(last.duration_since(midnight) / 2)?;
             let errors = search_json(
                 firewatch,
                 work_dir,
