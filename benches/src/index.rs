@@ -31,7 +31,7 @@ pub fn bench(bench: &Bench) -> anyhow::Result<Vec<Measurement>> {
     let corpus = bench.corpus(CorpusFormat::Json, bench.stage_size())?;
     let runs = bench.stage_repeat();
 
-    let tantivy_row = tantivy_cli::measure(bench, STAGE, &corpus, 1, runs)?;
+    let (tantivy_row, _) = tantivy_cli::measure(bench, STAGE, &corpus, 1, runs)?;
 
     let events = corpus.events()?;
     let data_dir = bench.work_dir.join("index-firewatch");

@@ -49,7 +49,7 @@ use crate::Bench;
 use crate::corpus::{Corpus, CorpusFormat};
 use crate::external::{External, Finished, GNU_TIME, parse_peak_rss};
 use crate::report::{Measurement, median_of};
-use crate::run::{firewatch_binary, last_summary};
+use crate::run::{firewatch_binary, indexed_events, last_summary};
 use crate::scratch::fresh_dir;
 
 const STAGE: &str = "intake";
@@ -387,20 +387,7 @@ impl Intake {
 
     /// Events committed so far (0 before the first commit).
     fn committed(&self) -> anyhow::Result<u64> {
-        let output = Command::new(&self.firewatch)
-            .args(["index", "stats", "--json", "--data-dir"])
-            .arg(&self.data_dir)
-            .stderr(Stdio::null())
-            .output()
-            .with_context(|| format!("cannot run {} index stats", self.firewatch.display()))?;
-        if !output.status.success() {
-            return Ok(0);
-        }
-        Ok(String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter_map(|day| day["events"].as_u64())
-            .sum())
+        indexed_events(&self.firewatch, &self.data_dir)
     }
 }
 

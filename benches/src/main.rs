@@ -8,6 +8,7 @@
 //! | `index` | `IndexWriter` adding pre-parsed events and committing | tantivy-cli, 1 indexing thread |
 //! | `run` | the `firewatch run` binary, end to end, 1,000 rules | `cat` and tantivy-cli with 2 threads |
 //! | `intake` | `firewatch run` fed over loopback: syslog TCP and UDP, RabbitMQ | `firewatch run` reading the same events from a file |
+//! | `query` | `firewatch search` and `context` over 10 million events in 7 day indexes: median and p99 latency | `firewatch --version` (process start); tantivy-cli's index size |
 //!
 //! Corpora come from the shared generator and are kept in a scratch
 //! directory between runs. Nothing here asserts a speed: the output is for
@@ -21,6 +22,7 @@ mod index;
 mod intake;
 mod parse;
 mod patterns;
+mod query;
 mod report;
 mod run;
 mod scratch;
@@ -32,8 +34,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 
-use crate::corpus::{Corpus, CorpusFormat, Extent, Size};
-use crate::report::{Machine, Measurement, Report};
+use crate::corpus::{Corpus, CorpusFormat, Count, Extent, Size};
+use crate::report::{Machine, Report, StageRows};
 
 /// Corpus size of the stage benchmarks unless `--size` says otherwise.
 const STAGE_SIZE: Size = Size(256 << 20);
@@ -45,6 +47,12 @@ const INTAKE_LINES: u64 = 1_000_000;
 const STAGE_REPEAT: usize = 3;
 /// Timed runs of the end-to-end run unless `--repeat` says otherwise.
 const RUN_REPEAT: usize = 1;
+/// Events of the query corpus unless `--events` says otherwise.
+const QUERY_EVENTS: u64 = 10_000_000;
+/// Days the query corpus spans.
+const QUERY_DAYS: u32 = 7;
+/// Timed runs of each query unless `--repeat` says otherwise: six per day.
+const QUERY_REPEAT: usize = 6 * QUERY_DAYS as usize;
 
 /// Measures firewatch's throughput stage by stage and end to end, each
 /// figure beside a baseline measured in the same run.
@@ -68,9 +76,15 @@ struct Cli {
     #[arg(long, value_name = "SIZE")]
     size: Option<Size>,
 
-    /// Timed runs per figure; the median is reported [default: 3; 1 for run and intake].
+    /// Timed runs per figure; the median is reported [default: 3; 1 for
+    /// run and intake; 42 per query].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     repeat: Option<u32>,
+
+    /// Events of the `query` corpus, spread over 7 days, e.g. 200k for a
+    /// quick look [default: 10M].
+    #[arg(long, value_name = "COUNT")]
+    events: Option<Count>,
 
     /// JSON lines instead of tables.
     #[arg(long)]
@@ -101,6 +115,9 @@ enum Stage {
     Intake,
     /// Every stage above, in that order.
     All,
+    /// Search and context latency over a week of day indexes (on its own:
+    /// its corpus and index take long to build the first time).
+    Query,
 }
 
 /// What every stage needs: where things are, how big, how often.
@@ -116,6 +133,7 @@ pub struct Bench {
     pub tantivy: PathBuf,
     size: Option<Size>,
     repeat: Option<usize>,
+    events: Option<Count>,
 }
 
 impl Bench {
@@ -137,6 +155,22 @@ impl Bench {
     /// Timed runs per end-to-end figure.
     pub fn run_repeat(&self) -> usize {
         self.repeat.unwrap_or(RUN_REPEAT)
+    }
+
+    /// Timed runs of each query.
+    pub fn query_repeat(&self) -> usize {
+        self.repeat.unwrap_or(QUERY_REPEAT)
+    }
+
+    /// The query corpus: `--events` (else [`QUERY_EVENTS`]) JSON events
+    /// over [`QUERY_DAYS`] days, generated if needed.
+    pub fn query_corpus(&self) -> anyhow::Result<Corpus> {
+        let events = self.events.map_or(QUERY_EVENTS, |count| count.0);
+        let extent = Extent::Days {
+            events,
+            days: QUERY_DAYS,
+        };
+        Corpus::ensure(&self.work_dir, &self.shared_dir, CorpusFormat::Json, extent)
     }
 
     /// Cores to use for multi-threaded figures.
@@ -185,6 +219,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         tantivy: tantivy_cli::binary(cli.tantivy.as_ref()),
         size: cli.size,
         repeat: cli.repeat.map(|runs| runs as usize),
+        events: cli.events,
     };
     std::fs::create_dir_all(&bench.work_dir).with_context(|| {
         format!(
@@ -202,21 +237,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// A stage's benchmark: its rows, baselines included.
-type StageBench = fn(&Bench) -> anyhow::Result<Vec<Measurement>>;
+type StageBench = fn(&Bench) -> anyhow::Result<StageRows>;
 
 impl Stage {
     /// The benchmarks this choice runs, in order, with their titles.
     fn selected(self) -> Vec<(&'static str, StageBench)> {
-        let stages: [(Stage, &'static str, StageBench); 5] = [
-            (Stage::Parse, "parse", parse::bench),
-            (Stage::Detect, "detect", detect::bench),
-            (Stage::Index, "index", index::bench),
-            (Stage::Run, "run", run::bench),
-            (Stage::Intake, "intake", intake::bench),
+        let stages: [(Stage, &'static str, StageBench); 6] = [
+            (Stage::Parse, "parse", |bench| {
+                parse::bench(bench).map(Into::into)
+            }),
+            (Stage::Detect, "detect", |bench| {
+                detect::bench(bench).map(Into::into)
+            }),
+            (Stage::Index, "index", |bench| {
+                index::bench(bench).map(Into::into)
+            }),
+            (Stage::Run, "run", |bench| run::bench(bench).map(Into::into)),
+            (Stage::Intake, "intake", |bench| {
+                intake::bench(bench).map(Into::into)
+            }),
+            (Stage::Query, "query", query::bench),
         ];
         stages
             .into_iter()
-            .filter(|&(stage, ..)| self == Stage::All || stage == self)
+            .filter(|&(stage, ..)| stage == self || (self == Stage::All && stage != Stage::Query))
             .map(|(_, title, stage_bench)| (title, stage_bench))
             .collect()
     }
@@ -240,6 +284,7 @@ mod tests {
             ["parse", "detect", "index", "run", "intake"]
         );
         assert_eq!(titles(Stage::Index), ["index"]);
+        assert_eq!(titles(Stage::Query), ["query"]);
     }
 
     #[test]
@@ -251,5 +296,7 @@ mod tests {
         assert_eq!((cli.size, cli.repeat), (Some(Size(64 << 20)), Some(2)));
         assert!(Cli::try_parse_from(["firewatch-bench", "run", "--repeat", "0"]).is_err());
         assert!(Cli::try_parse_from(["firewatch-bench", "run", "--size", "lots"]).is_err());
+        let cli = Cli::try_parse_from(["firewatch-bench", "query", "--events", "200k"]).unwrap();
+        assert_eq!(cli.events, Some(Count(200_000)));
     }
 }

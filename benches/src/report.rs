@@ -30,16 +30,28 @@ pub fn median_of(
         seconds.push(once()?.as_secs_f64());
     }
     seconds.sort_by(f64::total_cmp);
-    let middle = runs / 2;
-    let median = if runs % 2 == 1 {
-        seconds[middle]
-    } else {
-        (seconds[middle - 1] + seconds[middle]) / 2.0
-    };
     Ok(Timing {
-        seconds: median,
+        seconds: median(&seconds),
         runs,
     })
+}
+
+/// The median of sorted, non-empty figures.
+fn median(sorted: &[f64]) -> f64 {
+    let middle = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        sorted[middle]
+    } else {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    }
+}
+
+/// The nearest-rank percentile of sorted, non-empty figures: the smallest
+/// one with at least `percent` % of them at or below it. Below 100 figures,
+/// the 99th percentile is the largest.
+fn percentile(sorted: &[f64], percent: f64) -> f64 {
+    let rank = (percent / 100.0 * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 /// One row of a report: what ran, over which input, how fast, and against
@@ -136,8 +148,8 @@ impl Measurement {
         })
     }
 
-    fn table_row(&self) -> [String; 12] {
-        [
+    fn table_row(&self) -> Vec<String> {
+        vec![
             self.stage.to_owned(),
             self.subject.clone(),
             self.input.clone(),
@@ -159,13 +171,251 @@ impl Measurement {
     }
 }
 
-const HEADER: [&str; 12] = [
+/// What a user waits for: a command's wall-clock times over repeated runs,
+/// as their median and 99th percentile, beside the target for the latter.
+#[derive(Clone, Debug)]
+pub struct Latency {
+    stage: &'static str,
+    subject: String,
+    input: String,
+    runs: usize,
+    median_seconds: f64,
+    p99_seconds: f64,
+    target: Option<Duration>,
+    peak_rss_bytes: Option<u64>,
+    note: Option<String>,
+    command: String,
+}
+
+impl Latency {
+    /// A row for `subject` from the times of its runs over `corpus`;
+    /// `command` is one of the command lines, as an example. Fails without
+    /// a run.
+    pub fn new(
+        stage: &'static str,
+        subject: impl Into<String>,
+        corpus: &Corpus,
+        times: &[Duration],
+        command: impl Into<String>,
+    ) -> anyhow::Result<Self> {
+        let subject = subject.into();
+        if times.is_empty() {
+            anyhow::bail!("no timed run of {subject}");
+        }
+        let mut seconds: Vec<f64> = times.iter().map(Duration::as_secs_f64).collect();
+        seconds.sort_by(f64::total_cmp);
+        Ok(Latency {
+            stage,
+            subject,
+            input: corpus.describe(),
+            runs: times.len(),
+            median_seconds: median(&seconds),
+            p99_seconds: percentile(&seconds, 99.0),
+            target: None,
+            peak_rss_bytes: None,
+            note: None,
+            command: command.into(),
+        })
+    }
+
+    /// Sets the most the 99th percentile should be.
+    pub fn with_target(mut self, target: Option<Duration>) -> Self {
+        self.target = target;
+        self
+    }
+
+    /// Records the largest peak memory of the runs.
+    pub fn with_peak_rss(mut self, peak_rss_bytes: Option<u64>) -> Self {
+        self.peak_rss_bytes = peak_rss_bytes;
+        self
+    }
+
+    /// Adds a short remark (matches, what varied between runs...).
+    pub fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
+    }
+
+    /// `met`, `missed by N ms (Rx)`, or `-` without a target.
+    pub fn verdict(&self) -> String {
+        let Some(target) = self.target else {
+            return "-".into();
+        };
+        let target = target.as_secs_f64();
+        if self.p99_seconds < target {
+            "met".into()
+        } else {
+            format!(
+                "missed by {:.0} ms ({:.1}x)",
+                (self.p99_seconds - target) * 1e3,
+                self.p99_seconds / target
+            )
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "stage": self.stage,
+            "subject": self.subject,
+            "input": self.input,
+            "runs": self.runs,
+            "median_seconds": self.median_seconds,
+            "p99_seconds": self.p99_seconds,
+            "target_p99_seconds": self.target.map(|target| target.as_secs_f64()),
+            "verdict": self.verdict(),
+            "peak_rss_bytes": self.peak_rss_bytes,
+            "note": self.note,
+            "command": self.command,
+        })
+    }
+
+    fn table_row(&self) -> Vec<String> {
+        vec![
+            self.stage.to_owned(),
+            self.subject.clone(),
+            self.input.clone(),
+            self.runs.to_string(),
+            format!("{:.1}", self.median_seconds * 1e3),
+            format!("{:.1}", self.p99_seconds * 1e3),
+            self.target
+                .map_or("-".into(), |target| format!("< {} ms", target.as_millis())),
+            self.verdict(),
+            self.peak_rss_bytes
+                .map_or("-".into(), |bytes| format!("{} MiB", bytes >> 20)),
+            self.note.clone().unwrap_or_default(),
+        ]
+    }
+}
+
+const LATENCY_HEADER: [&str; 10] = [
+    "stage",
+    "what",
+    "input",
+    "runs",
+    "median ms",
+    "p99 ms",
+    "target p99",
+    "verdict",
+    "peak RSS",
+    "note",
+];
+
+const LATENCY_LEFT_ALIGNED: [usize; 6] = [0, 1, 2, 6, 7, 9];
+
+/// An index's size on disk against the raw bytes it holds.
+#[derive(Clone, Debug)]
+pub struct IndexSize {
+    stage: &'static str,
+    subject: String,
+    input: String,
+    raw_bytes: u64,
+    index_bytes: u64,
+    baseline: Option<(String, f64)>,
+}
+
+impl IndexSize {
+    /// `subject`'s index of all of `corpus`, `index_bytes` on disk.
+    pub fn new(
+        stage: &'static str,
+        subject: impl Into<String>,
+        corpus: &Corpus,
+        index_bytes: u64,
+    ) -> Self {
+        IndexSize {
+            stage,
+            subject: subject.into(),
+            input: corpus.describe(),
+            raw_bytes: corpus.bytes,
+            index_bytes,
+            baseline: None,
+        }
+    }
+
+    /// Decimal megabytes on disk per GiB (2^30 bytes) of raw input.
+    pub fn mb_per_raw_gib(&self) -> f64 {
+        self.index_bytes as f64 / 1e6 / (self.raw_bytes as f64 / f64::from(1u32 << 30))
+    }
+
+    /// Sets the ratio of this index's size per raw GiB to `baseline`'s
+    /// (above 1: larger).
+    pub fn compared_to(mut self, baseline: &IndexSize) -> Self {
+        let ratio = self.mb_per_raw_gib() / baseline.mb_per_raw_gib();
+        self.baseline = Some((baseline.subject.clone(), ratio));
+        self
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "stage": self.stage,
+            "subject": self.subject,
+            "input": self.input,
+            "raw_bytes": self.raw_bytes,
+            "index_bytes": self.index_bytes,
+            "mb_per_raw_gib": self.mb_per_raw_gib(),
+            "baseline": self.baseline.as_ref().map(|(subject, _)| subject),
+            "ratio": self.baseline.as_ref().map(|(_, ratio)| ratio),
+        })
+    }
+
+    fn table_row(&self) -> Vec<String> {
+        vec![
+            self.stage.to_owned(),
+            self.subject.clone(),
+            self.input.clone(),
+            self.raw_bytes.to_string(),
+            self.index_bytes.to_string(),
+            format!("{:.0}", self.mb_per_raw_gib()),
+            self.baseline
+                .as_ref()
+                .map_or("-".into(), |(subject, _)| subject.clone()),
+            self.baseline
+                .as_ref()
+                .map_or("-".into(), |(_, ratio)| format!("{ratio:.2}x")),
+        ]
+    }
+}
+
+const INDEX_SIZE_HEADER: [&str; 8] = [
+    "stage",
+    "what",
+    "input",
+    "raw bytes",
+    "index bytes",
+    "MB per raw GiB",
+    "baseline",
+    "ratio",
+];
+
+const INDEX_SIZE_LEFT_ALIGNED: [usize; 4] = [0, 1, 2, 6];
+
+/// Everything one stage measured: throughput rows, latency rows and index
+/// sizes (a stage fills the kinds it measures).
+#[derive(Clone, Debug, Default)]
+pub struct StageRows {
+    /// Work per second.
+    pub throughput: Vec<Measurement>,
+    /// Time per command.
+    pub latency: Vec<Latency>,
+    /// Bytes on disk per raw byte.
+    pub index_sizes: Vec<IndexSize>,
+}
+
+impl From<Vec<Measurement>> for StageRows {
+    fn from(throughput: Vec<Measurement>) -> Self {
+        StageRows {
+            throughput,
+            ..StageRows::default()
+        }
+    }
+}
+
+const THROUGHPUT_HEADER: [&str; 12] = [
     "stage", "what", "input", "bytes", "events", "seconds", "MB/s", "events/s", "baseline",
     "ratio", "peak RSS", "note",
 ];
 
 /// Columns aligned to the left; the others (figures) to the right.
-const LEFT_ALIGNED: [usize; 5] = [0, 1, 2, 8, 11];
+const THROUGHPUT_LEFT_ALIGNED: [usize; 5] = [0, 1, 2, 8, 11];
 
 /// Where reports go: aligned tables or JSON lines, on stdout.
 #[derive(Clone, Copy, Debug)]
@@ -191,11 +441,15 @@ impl Report {
         }
     }
 
-    /// Prints one stage's rows, then the commands behind its external rows.
-    pub fn stage(&self, title: &str, rows: &[Measurement]) {
+    /// Prints one stage's tables (throughput, latency, index size; the
+    /// empty ones left out), then the commands behind its external rows.
+    pub fn stage(&self, title: &str, rows: &StageRows) {
         if self.json {
-            for row in rows {
-                println!("{}", row.to_json());
+            let lines = (rows.throughput.iter().map(Measurement::to_json))
+                .chain(rows.latency.iter().map(Latency::to_json))
+                .chain(rows.index_sizes.iter().map(IndexSize::to_json));
+            for line in lines {
+                println!("{line}");
             }
             return;
         }
@@ -203,49 +457,80 @@ impl Report {
             "\n== {title} == (load average {} at its end)",
             load_average()
         );
-        let cells: Vec<[String; 12]> = rows.iter().map(Measurement::table_row).collect();
-        let widths: Vec<usize> = (0..HEADER.len())
-            .map(|column| {
-                cells
-                    .iter()
-                    .map(|row| row[column].len())
-                    .chain([HEADER[column].len()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        print_row(HEADER.map(str::to_owned).as_slice(), &widths);
-        for row in &cells {
-            print_row(row, &widths);
+        let tables = [
+            (
+                THROUGHPUT_HEADER.as_slice(),
+                THROUGHPUT_LEFT_ALIGNED.as_slice(),
+                rows.throughput.iter().map(Measurement::table_row).collect(),
+            ),
+            (
+                LATENCY_HEADER.as_slice(),
+                LATENCY_LEFT_ALIGNED.as_slice(),
+                rows.latency.iter().map(Latency::table_row).collect(),
+            ),
+            (
+                INDEX_SIZE_HEADER.as_slice(),
+                INDEX_SIZE_LEFT_ALIGNED.as_slice(),
+                rows.index_sizes.iter().map(IndexSize::table_row).collect(),
+            ),
+        ];
+        let mut first = true;
+        for (header, left_aligned, cells) in tables {
+            let cells: Vec<Vec<String>> = cells;
+            if cells.is_empty() {
+                continue;
+            }
+            if !first {
+                println!();
+            }
+            first = false;
+            print_table(header, left_aligned, &cells);
         }
-        let commands: Vec<&Measurement> = rows.iter().filter(|row| row.command.is_some()).collect();
+        let commands: Vec<(&str, &str)> = (rows.throughput.iter())
+            .filter_map(|row| Some((row.subject.as_str(), row.command.as_deref()?)))
+            .chain(
+                rows.latency
+                    .iter()
+                    .map(|row| (row.subject.as_str(), row.command.as_str())),
+            )
+            .collect();
         if !commands.is_empty() {
             println!("commands:");
-            for row in commands {
-                println!(
-                    "  {}: {}",
-                    row.subject,
-                    row.command.as_deref().unwrap_or_default()
-                );
+            for (subject, command) in commands {
+                println!("  {subject}: {command}");
             }
         }
     }
 }
 
-fn print_row(cells: &[String], widths: &[usize]) {
-    let line: Vec<String> = cells
-        .iter()
-        .zip(widths)
-        .enumerate()
-        .map(|(column, (cell, &width))| {
-            if LEFT_ALIGNED.contains(&column) {
-                format!("{cell:<width$}")
-            } else {
-                format!("{cell:>width$}")
-            }
+/// Prints a header and rows, each column as wide as its widest cell.
+fn print_table(header: &[&str], left_aligned: &[usize], cells: &[Vec<String>]) {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|column| {
+            cells
+                .iter()
+                .map(|row| row[column].len())
+                .chain([header[column].len()])
+                .max()
+                .unwrap_or(0)
         })
         .collect();
-    println!("{}", line.join("  ").trim_end());
+    let header: Vec<String> = header.iter().map(|&cell| cell.to_owned()).collect();
+    for row in std::iter::once(&header).chain(cells) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(column, (cell, &width))| {
+                if left_aligned.contains(&column) {
+                    format!("{cell:<width$}")
+                } else {
+                    format!("{cell:>width$}")
+                }
+            })
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    }
 }
 
 /// What the figures were measured on.
@@ -332,5 +617,47 @@ mod tests {
         let text = "processor\t: 0\nmodel name\t: Example CPU @ 2.0GHz\n";
         assert_eq!(proc_value(text, "model name"), Some("Example CPU @ 2.0GHz"));
         assert_eq!(proc_value(text, "MemTotal"), None);
+    }
+
+    #[test]
+    fn p99_is_the_nearest_rank_and_the_largest_below_100_runs() {
+        let sorted: Vec<f64> = (1..=200).map(f64::from).collect();
+        assert_eq!(percentile(&sorted, 99.0), 198.0);
+        assert_eq!(percentile(&sorted[..42], 99.0), 42.0);
+        assert_eq!(percentile(&[5.0], 99.0), 5.0);
+    }
+
+    fn corpus(bytes: u64) -> Corpus {
+        Corpus {
+            path: "corpus.log".into(),
+            format: crate::corpus::CorpusFormat::Json,
+            extent: crate::corpus::Extent::Lines(10),
+            bytes,
+            lines: 10,
+        }
+    }
+
+    #[test]
+    fn latency_rows_judge_the_p99_against_the_target() {
+        let times: Vec<Duration> = [30, 10, 20, 150].map(Duration::from_millis).to_vec();
+        let row = Latency::new("query", "term", &corpus(1), &times, "firewatch search x").unwrap();
+        assert!(Latency::new("query", "term", &corpus(1), &[], "firewatch").is_err());
+        assert_eq!(row.median_seconds, 0.025);
+        assert_eq!(row.p99_seconds, 0.150);
+        assert_eq!(row.verdict(), "-");
+        let row = row.with_target(Some(Duration::from_millis(100)));
+        assert_eq!(row.verdict(), "missed by 50 ms (1.5x)");
+        let row = row.with_target(Some(Duration::from_millis(200)));
+        assert_eq!(row.verdict(), "met");
+    }
+
+    #[test]
+    fn index_sizes_are_per_raw_gib_and_compared_as_such() {
+        let corpus = corpus(2 << 30);
+        let baseline = IndexSize::new("query", "tantivy-cli", &corpus, 1_000_000_000);
+        assert_eq!(baseline.mb_per_raw_gib(), 500.0);
+        let row =
+            IndexSize::new("query", "firewatch", &corpus, 1_500_000_000).compared_to(&baseline);
+        assert_eq!(row.baseline.unwrap().1, 1.5);
     }
 }

@@ -8,12 +8,13 @@
 //! cache: the figures are CPU throughput, not disk throughput.
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use anyhow::Context;
 use serde_json::Value;
 
 use crate::Bench;
-use crate::corpus::CorpusFormat;
+use crate::corpus::{Corpus, CorpusFormat};
 use crate::external::External;
 use crate::patterns::Patterns;
 use crate::report::Measurement;
@@ -26,57 +27,90 @@ const STAGE: &str = "run";
 const RULES: usize = 1_000;
 
 /// Indexing threads given to tantivy-cli.
-const TANTIVY_THREADS: usize = 2;
+pub const TANTIVY_THREADS: usize = 2;
 
 /// Measures `cat`, tantivy-cli and `firewatch run` on the run-size corpus.
 pub fn bench(bench: &Bench) -> anyhow::Result<Vec<Measurement>> {
     let corpus = bench.corpus(CorpusFormat::Json, bench.run_size())?;
-    let firewatch = firewatch_binary(bench)?;
     let runs = bench.run_repeat();
 
     let cat = External::new("cat").args([&corpus.path]);
     let (timing, last_run) = cat.time_runs(runs, &bench.work_dir, || Ok(()))?;
     let cat_row = Measurement::new(STAGE, "cat", &corpus, timing).with_command(&cat, &last_run);
 
-    let tantivy_row = tantivy_cli::measure(bench, STAGE, &corpus, TANTIVY_THREADS, runs)?;
+    let (tantivy_row, _) = tantivy_cli::measure(bench, STAGE, &corpus, TANTIVY_THREADS, runs)?;
 
-    let patterns = Patterns::load(&bench.shared_dir, &bench.work_dir, RULES)?;
-    let rules_dir = patterns.write_rules()?;
     let data_dir = bench.work_dir.join("run-data");
-    let pipeline = bench.work_dir.join("run-pipeline.toml");
-    std::fs::write(
-        &pipeline,
-        pipeline_toml(&corpus.path, &rules_dir, &data_dir),
-    )
-    .with_context(|| format!("cannot write {}", pipeline.display()))?;
+    let firewatch = firewatch_binary(bench)?;
+    let firewatch_row =
+        index_with_firewatch(bench, &firewatch, STAGE, &corpus, RULES, &data_dir, runs)?
+            .compared_to(&tantivy_row);
+
+    std::fs::remove_dir_all(&data_dir)
+        .with_context(|| format!("cannot remove {}", data_dir.display()))?;
+    Ok(vec![cat_row, tantivy_row, firewatch_row])
+}
+
+/// Times `firewatch run --json` (the binary `firewatch`) indexing `corpus` with the first `rules`
+/// keyword rules into a fresh `data_dir`, `runs` times (the pipeline file is
+/// `STAGE-pipeline.toml` in the scratch directory). The row notes the run's
+/// summary and the data directory's size; the last run's index stays.
+pub fn index_with_firewatch(
+    bench: &Bench,
+    firewatch: &Path,
+    stage: &'static str,
+    corpus: &Corpus,
+    rules: usize,
+    data_dir: &Path,
+    runs: usize,
+) -> anyhow::Result<Measurement> {
+    let patterns = Patterns::load(&bench.shared_dir, &bench.work_dir, rules)?;
+    let rules_dir = patterns.write_rules()?;
+    let pipeline = bench.work_dir.join(format!("{stage}-pipeline.toml"));
+    std::fs::write(&pipeline, pipeline_toml(&corpus.path, &rules_dir, data_dir))
+        .with_context(|| format!("cannot write {}", pipeline.display()))?;
     let firewatch_run = External::new(firewatch)
         .args(["run", "--json", "--data-dir"])
-        .args([&data_dir, &pipeline])
+        .args([data_dir, &pipeline])
         .capture_stdout();
     let (timing, last_run) =
-        firewatch_run.time_runs(runs, &bench.work_dir, || fresh_dir(&data_dir))?;
+        firewatch_run.time_runs(runs, &bench.work_dir, || fresh_dir(data_dir))?;
     let summary = last_summary(&last_run.stdout)?;
     let events = summary["events"].as_u64().unwrap_or(corpus.lines);
-    let firewatch_row = Measurement::new(
-        STAGE,
-        format!("firewatch run, {RULES} rules"),
-        &corpus,
+    Ok(Measurement::new(
+        stage,
+        format!("firewatch run, {rules} rules"),
+        corpus,
         timing,
     )
     .with_events(events)
-    .compared_to(&tantivy_row)
     .with_command(&firewatch_run, &last_run)
     .with_note(format!(
         "parse errors: {}, incidents opened: {}, commits: {}, {}",
         summary["parse_errors"],
         summary["incidents_opened"],
         summary["commits"],
-        on_disk(&data_dir)?
-    ));
+        on_disk(data_dir)?
+    )))
+}
 
-    std::fs::remove_dir_all(&data_dir)
-        .with_context(|| format!("cannot remove {}", data_dir.display()))?;
-    Ok(vec![cat_row, tantivy_row, firewatch_row])
+/// Events committed in `data_dir`'s day indexes, as `firewatch index stats`
+/// counts them (0 while it cannot tell, e.g. before the first commit).
+pub fn indexed_events(firewatch: &Path, data_dir: &Path) -> anyhow::Result<u64> {
+    let output = Command::new(firewatch)
+        .args(["index", "stats", "--json", "--data-dir"])
+        .arg(data_dir)
+        .stderr(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {} index stats", firewatch.display()))?;
+    if !output.status.success() {
+        return Ok(0);
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|day| day["events"].as_u64())
+        .sum())
 }
 
 /// The firewatch binary: the one given, else the workspace's release build,
@@ -99,7 +133,7 @@ pub fn firewatch_binary(bench: &Bench) -> anyhow::Result<PathBuf> {
 /// One file source in JSON format, read once from the beginning, and the
 /// generated rules. Strings are written as JSON strings, whose escapes TOML
 /// basic strings share.
-fn pipeline_toml(corpus: &Path, rules_dir: &Path, data_dir: &Path) -> String {
+pub fn pipeline_toml(corpus: &Path, rules_dir: &Path, data_dir: &Path) -> String {
     let quoted = |path: &Path| Value::from(path.to_string_lossy()).to_string();
     format!(
         "data_dir = {}\n\n\

@@ -15,7 +15,7 @@ use crate::Bench;
 use crate::corpus::Corpus;
 use crate::external::External;
 use crate::report::Measurement;
-use crate::scratch::{fresh_dir, on_disk};
+use crate::scratch::{directory_bytes, fresh_dir, on_disk};
 
 /// Indexing memory of tantivy-cli, the same as firewatch's default budget
 /// (its own default is 1 GB).
@@ -83,14 +83,15 @@ fn create_index(index_dir: &Path) -> anyhow::Result<()> {
 
 /// Times tantivy-cli indexing `corpus` with `threads` indexing threads into
 /// a fresh index in the scratch directory, `runs` times; the row notes the
-/// index's size, and the index is removed afterwards.
+/// index's size, which comes back beside it, and the index is removed
+/// afterwards.
 pub fn measure(
     bench: &Bench,
     stage: &'static str,
     corpus: &Corpus,
     threads: usize,
     runs: usize,
-) -> anyhow::Result<Measurement> {
+) -> anyhow::Result<(Measurement, u64)> {
     let index_dir = bench.work_dir.join(format!("{stage}-tantivy-cli"));
     let command = External::new(&bench.tantivy)
         .args(["index", "-i"])
@@ -110,12 +111,13 @@ pub fn measure(
         "tantivy-cli, {threads} indexing thread{}",
         if threads == 1 { "" } else { "s" }
     );
+    let index_bytes = directory_bytes(&index_dir)?;
     let row = Measurement::new(stage, subject, corpus, timing)
         .with_command(&command, &last_run)
         .with_note(on_disk(&index_dir)?);
     std::fs::remove_dir_all(&index_dir)
         .with_context(|| format!("cannot remove {}", index_dir.display()))?;
-    Ok(row)
+    Ok((row, index_bytes))
 }
 
 /// tantivy-cli skips a line that does not fit the schema, saying so on
