@@ -65,7 +65,7 @@ struct Query {
 }
 
 /// The rows, in order. Another command is one more line here.
-const QUERIES: [Query; 6] = [
+const QUERIES: [Query; 7] = [
     Query {
         name: "process start: firewatch --version",
         target: None,
@@ -101,6 +101,12 @@ const QUERIES: [Query; 6] = [
         target: None,
         varies: "error event of each day",
         args: Plan::context,
+    },
+    Query {
+        name: "incidents explain",
+        target: Some(Duration::from_secs(2)),
+        varies: "incident",
+        args: Plan::explain,
     },
 ];
 
@@ -223,6 +229,8 @@ struct Plan {
     hours: Vec<u32>,
     /// Ids of error events of each day, from halfway to its last event on.
     event_ids: Vec<Vec<String>>,
+    /// Ids of the incidents the indexing run opened.
+    incident_ids: Vec<String>,
 }
 
 impl Plan {
@@ -239,6 +247,7 @@ impl Plan {
             days: Vec::new(),
             hours: Vec::new(),
             event_ids: Vec::new(),
+            incident_ids: Vec::new(),
         };
         let first = first_day()?;
         let day_count = crate::QUERY_DAYS;
@@ -291,6 +300,21 @@ impl Plan {
             plan.days.push(midnight);
             plan.hours.push(hours);
             plan.event_ids.push(ids);
+        }
+        let incidents = search_json(
+            firewatch,
+            work_dir,
+            ["incidents".to_owned(), "list".to_owned()]
+                .into_iter()
+                .chain(plan.data_dir_args())
+                .collect(),
+        )?;
+        plan.incident_ids = incidents
+            .iter()
+            .filter_map(|incident| incident["id"].as_str().map(str::to_owned))
+            .collect();
+        if plan.incident_ids.is_empty() {
+            bail!("no incident in {} to explain", data_dir.display());
         }
         Ok(plan)
     }
@@ -378,6 +402,15 @@ impl Plan {
             .chain(self.data_dir_args())
             .collect()
     }
+
+    /// `incidents explain ID` of one of the incidents, another each run.
+    fn explain(&self, run: usize) -> Vec<String> {
+        let id = &self.incident_ids[run % self.incident_ids.len()];
+        ["incidents".to_owned(), "explain".to_owned(), id.clone()]
+            .into_iter()
+            .chain(self.data_dir_args())
+            .collect()
+    }
 }
 
 /// The events `firewatch ARGS --json` prints, one JSON object per line.
@@ -413,7 +446,18 @@ mod tests {
                 .collect(),
             hours: vec![7, 7, 7, 7, 7, 7, 1],
             event_ids: vec![vec!["a".into(), "b".into()]; 7],
+            incident_ids: vec!["i1".into(), "i2".into()],
         }
+    }
+
+    #[test]
+    fn explain_takes_each_incident_in_turn() {
+        let plan = plan();
+        assert_eq!(
+            plan.explain(1),
+            ["incidents", "explain", "i2", "--data-dir", "/data"]
+        );
+        assert_eq!(plan.explain(2)[2], "i1");
     }
 
     #[test]
