@@ -81,7 +81,7 @@
 //! truncations, so that these cases are visible.
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -365,7 +365,23 @@ impl Tailer {
                 .streams(&self.source)
                 .filter_map(|position| FileId::of_key(&position.stream)),
         );
-        off_runtime(move || find_moved(&committed, &known)).await
+        // The names generations rotate from: what the globs match now, and
+        // what commits knew.
+        let file_name = |path: &Path| path.file_name().map(OsStr::to_owned);
+        let matched: HashSet<OsString> = discovery
+            .files
+            .iter()
+            .filter_map(|file| file_name(&file.path))
+            .collect();
+        let mut names = matched.clone();
+        names.extend(
+            context
+                .resume
+                .streams(&self.source)
+                .filter_map(|position| position.path.as_deref())
+                .filter_map(|path| file_name(Path::new(path))),
+        );
+        off_runtime(move || find_moved(&committed, &known, &matched, &names)).await
     }
 
     /// Brings the followed streams in line with what the globs match now.
@@ -695,16 +711,25 @@ fn discover(patterns: &[String]) -> Result<Discovery, IngestError> {
     Ok(discovery)
 }
 
-/// The committed files in `committed` found under another name in the
-/// directory of their committed path, when they hold unread lines, and
-/// the rotated generations that came after them: files of that directory
-/// that no commit and no glob knows (`known`), named like the committed
-/// path plus a suffix (`app.log.2`, `app.log-20261126`; not compressed),
-/// and last written no earlier than the committed file (file times are
-/// coarse: a rotation within the same tick has the same time). Such a
-/// generation was created and rotated away while firewatch was down or between two
-/// commits: nothing else leads to it. Oldest first; blocking.
-fn find_moved(committed: &[Position], known: &HashSet<FileId>) -> Vec<FoundFile> {
+/// The committed files in `committed` (which the globs do not match
+/// now) that hold unread lines, found by identity in the directory of
+/// their committed path: rotated away since the commit, or, still at their
+/// committed path, rotated generations of a file the globs match
+/// (`matched` names) that were being read when it was made (a file left
+/// out of the globs otherwise is not read). And the generations
+/// rotated after them that no commit and no glob knows (`known`): files of
+/// that directory named like one of `names` plus a suffix (`app.log.2`,
+/// `app.log-20261126`; not compressed) and last written no earlier than
+/// the committed file (file times are coarse: a rotation within the same
+/// tick has the same time). Such a generation was created and rotated away
+/// while firewatch was down or between two commits: nothing else leads to
+/// it. Oldest first; blocking.
+fn find_moved(
+    committed: &[Position],
+    known: &HashSet<FileId>,
+    matched: &HashSet<OsString>,
+    names: &HashSet<OsString>,
+) -> Vec<FoundFile> {
     let mut listings: HashMap<PathBuf, Vec<ListedFile>> = HashMap::new();
     let mut moved: Vec<(SystemTime, FoundFile)> = Vec::new();
     let add = |moved: &mut Vec<(SystemTime, FoundFile)>, file: &ListedFile| {
@@ -726,8 +751,7 @@ fn find_moved(committed: &[Position], known: &HashSet<FileId>) -> Vec<FoundFile>
             continue;
         };
         let committed_path = Path::new(committed_path);
-        let (Some(directory), Some(name)) = (committed_path.parent(), committed_path.file_name())
-        else {
+        let Some(directory) = committed_path.parent() else {
             continue;
         };
         let listing = listings
@@ -736,7 +760,11 @@ fn find_moved(committed: &[Position], known: &HashSet<FileId>) -> Vec<FoundFile>
         let Some(file) = listing.iter().find(|file| file.file_id == file_id) else {
             continue;
         };
-        if file.path == committed_path {
+        if file.path == committed_path
+            && !matched
+                .iter()
+                .any(|name| is_rotation_of(name, committed_path))
+        {
             continue;
         }
         let same_content = File::open(&file.path)
@@ -751,7 +779,7 @@ fn find_moved(committed: &[Position], known: &HashSet<FileId>) -> Vec<FoundFile>
         for later in listing.iter().filter(|later| {
             later.modified >= file.modified
                 && !known.contains(&later.file_id)
-                && is_rotation_of(name, &later.path)
+                && names.iter().any(|name| is_rotation_of(name, &later.path))
         }) {
             add(&mut moved, later);
         }
@@ -1429,6 +1457,44 @@ mod tests {
         append(&dir.path().join("b.log"), numbered(6, 6).as_bytes());
         let second = read_all(config(dir.path(), "a.log"), checkpoint_after(&first)).await;
         assert!(second.is_empty(), "{:?}", texts(&second));
+    }
+
+    #[tokio::test]
+    async fn rotated_generations_are_read_on_from_their_rotated_paths_and_unseen_ones_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        let rotated = |number: u32| dir.path().join(format!("a.log.{number}"));
+        std::fs::write(&path, numbered(1, 5)).unwrap();
+        let mut checkpoint =
+            checkpoint_after(&read_all(config(dir.path(), "a.log"), Checkpoint::default()).await);
+
+        // Rotated while down: the rest of the first generation is read
+        // from its new name.
+        append(&path, numbered(6, 8).as_bytes());
+        std::fs::rename(&path, rotated(1)).unwrap();
+        append(&path, numbered(101, 102).as_bytes());
+        let second = read_all(config(dir.path(), "a.log"), checkpoint.clone()).await;
+        assert_eq!(texts(&second).len(), 5, "{:?}", texts(&second));
+        for batch in &second {
+            checkpoint.advance(&batch.source, batch.position.clone().unwrap());
+        }
+
+        // The old writer kept writing to `a.log.1`, committed under that
+        // name; the second generation got a line more and was rotated too;
+        // the third was created and rotated with no commit seeing it.
+        append(&rotated(1), numbered(9, 10).as_bytes());
+        append(&path, numbered(103, 103).as_bytes());
+        std::fs::rename(&path, rotated(2)).unwrap();
+        append(&path, numbered(201, 202).as_bytes());
+        std::fs::rename(&path, rotated(3)).unwrap();
+        append(&path, numbered(301, 301).as_bytes());
+        let third = texts(&read_all(config(dir.path(), "a.log"), checkpoint).await);
+        let mut numbers: Vec<u64> = third
+            .iter()
+            .map(|text| text.split(' ').nth(1).unwrap().parse().unwrap())
+            .collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers, [9, 10, 103, 201, 202, 301], "{third:?}");
     }
 
     #[tokio::test]
