@@ -97,10 +97,21 @@ impl IndexReader {
         request: &SearchRequest,
         variants: &[Vec<(String, String)>],
     ) -> Result<Vec<u64>, IndexError> {
+        // The time window is checked on each match rather than put in the
+        // query: a range clause would scan the window's timestamps again
+        // for every variant, while most variants match few events.
+        let window = WindowCount {
+            since: request.since.map(index_nanos),
+            until: request.until.map(index_nanos),
+        };
         let queries = variants
             .iter()
             .map(|filters| {
-                let mut narrowed = request.clone();
+                let mut narrowed = SearchRequest {
+                    since: None,
+                    until: None,
+                    ..request.clone()
+                };
                 narrowed.filters.extend(filters.iter().cloned());
                 self.build_query(&narrowed)
             })
@@ -108,7 +119,7 @@ impl IndexReader {
         let mut counts = vec![0; queries.len()];
         for day in self.open_days(request.since, request.until)? {
             for (count, query) in counts.iter_mut().zip(&queries) {
-                *count += day.search(&**query, &tantivy::collector::Count)? as u64;
+                *count += day.search(&**query, &window)?;
             }
         }
         Ok(counts)
@@ -416,6 +427,71 @@ where
         for (key, count) in own {
             *counts.entry(keys.text(key)).or_insert(0) += count;
         }
+    }
+}
+
+/// Event time as the index holds it, in nanoseconds since the epoch.
+fn index_nanos(time: Timestamp) -> i64 {
+    to_index_date(time)
+        .0
+        .truncate(tantivy::schema::DateTimePrecision::Microseconds)
+        .into_timestamp_nanos()
+}
+
+/// Counts matches whose `timestamp` lies in `[since, until)`.
+struct WindowCount {
+    since: Option<i64>,
+    until: Option<i64>,
+}
+
+impl Collector for WindowCount {
+    type Fruit = u64;
+    type Child = SegmentWindowCount;
+
+    fn for_segment(
+        &self,
+        _segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentWindowCount> {
+        Ok(SegmentWindowCount {
+            timestamp: reader.fast_fields().date(TIMESTAMP_FIELD)?,
+            since: self.since.unwrap_or(i64::MIN),
+            until: self.until.unwrap_or(i64::MAX),
+            count: 0,
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<u64>) -> tantivy::Result<u64> {
+        Ok(fruits.into_iter().sum())
+    }
+}
+
+/// [`WindowCount`] on one segment.
+struct SegmentWindowCount {
+    timestamp: Column<DateTime>,
+    since: i64,
+    until: i64,
+    count: u64,
+}
+
+impl SegmentCollector for SegmentWindowCount {
+    type Fruit = u64;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        if let Some(time) = self.timestamp.first(doc) {
+            let nanos = time.into_timestamp_nanos();
+            if self.since <= nanos && nanos < self.until {
+                self.count += 1;
+            }
+        }
+    }
+
+    fn harvest(self) -> u64 {
+        self.count
     }
 }
 
