@@ -5,7 +5,9 @@
 //! last commit. Day indexes are opened per call, only those a time range
 //! overlaps, so a reader never holds days that retention may delete.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use firewatch_event::{Event, EventId, Incident, IncidentId, Timestamp};
 use jiff::civil::Date;
@@ -106,6 +108,10 @@ pub struct IndexReader {
     incidents_schema: IncidentsSchema,
     incidents_path: PathBuf,
     incidents: tantivy::IndexReader,
+    /// Day indexes opened so far, with the `meta.json` they were opened
+    /// at: a command that asks several questions (`incidents explain` asks
+    /// dozens) opens each day once, and a commit since opens it again.
+    opened_days: Mutex<HashMap<Date, (MetaStamp, Searcher)>>,
 }
 
 impl IndexReader {
@@ -129,6 +135,7 @@ impl IndexReader {
             incidents_schema,
             incidents_path,
             incidents,
+            opened_days: Mutex::new(HashMap::new()),
         })
     }
 
@@ -296,11 +303,21 @@ impl IndexReader {
         if !path.join("meta.json").is_file() {
             return Ok(None);
         }
-        let reader = open_for_search(&self.data_dir, &path, &self.logs.schema)?;
-        Ok(Some(DaySearcher {
-            searcher: reader.searcher(),
-            path,
-        }))
+        let stamp = MetaStamp::of(&path);
+        let mut opened = self
+            .opened_days
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let searcher = match opened.get(&day) {
+            Some((seen, searcher)) if stamp.is_some() && *seen == stamp => searcher.clone(),
+            _ => {
+                let searcher =
+                    open_for_search(&self.data_dir, &path, &self.logs.schema)?.searcher();
+                opened.insert(day, (stamp, searcher.clone()));
+                searcher
+            }
+        };
+        Ok(Some(DaySearcher { searcher, path }))
     }
 
     fn event_at(&self, day: &DaySearcher, address: DocAddress) -> Result<EventHit, IndexError> {
@@ -358,6 +375,22 @@ impl DaySearcher {
 }
 
 /// A reader of the index at `path`, which must have `schema`.
+/// What tells one commit of an index from the next: its `meta.json`'s
+/// modification time and length (`None` when it cannot be read).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct MetaStamp(Option<(std::time::SystemTime, u64)>);
+
+impl MetaStamp {
+    fn of(index: &Path) -> Self {
+        let meta = std::fs::metadata(index.join("meta.json")).ok();
+        MetaStamp(meta.and_then(|meta| Some((meta.modified().ok()?, meta.len()))))
+    }
+
+    fn is_some(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
 fn open_for_search(
     data_dir: &Path,
     path: &Path,
