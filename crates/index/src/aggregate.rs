@@ -141,8 +141,19 @@ impl IndexReader {
                     "histogram bucket {bucket:#} must be positive"
                 ))
             })?;
-        let query = self.build_query(request)?;
-        let collector = BucketCounter { width };
+        // The window is checked on each match, as in `count_each`.
+        let query = self.build_query(&SearchRequest {
+            since: None,
+            until: None,
+            ..request.clone()
+        })?;
+        let collector = BucketCounter {
+            width,
+            window: WindowCount {
+                since: request.since.map(index_nanos),
+                until: request.until.map(index_nanos),
+            },
+        };
         let mut counts = BTreeMap::new();
         for day in self.open_days(request.since, request.until)? {
             for (bucket, count) in day.search(&*query, &collector)? {
@@ -495,9 +506,11 @@ impl SegmentCollector for SegmentWindowCount {
     }
 }
 
-/// Counts matches per bucket of `timestamp`, by bucket index since the epoch.
+/// Counts matches in the window per bucket of `timestamp`, by bucket index
+/// since the epoch.
 struct BucketCounter {
     width: i64,
+    window: WindowCount,
 }
 
 impl Collector for BucketCounter {
@@ -512,6 +525,8 @@ impl Collector for BucketCounter {
         Ok(SegmentBucketCounter {
             timestamp: reader.fast_fields().date(TIMESTAMP_FIELD)?,
             width: self.width,
+            since: self.window.since.unwrap_or(i64::MIN),
+            until: self.window.until.unwrap_or(i64::MAX),
             counts: HashMap::new(),
         })
     }
@@ -535,6 +550,8 @@ impl Collector for BucketCounter {
 struct SegmentBucketCounter {
     timestamp: Column<DateTime>,
     width: i64,
+    since: i64,
+    until: i64,
     counts: HashMap<i64, u64>,
 }
 
@@ -544,8 +561,10 @@ impl SegmentCollector for SegmentBucketCounter {
     fn collect(&mut self, doc: DocId, _score: Score) {
         // Every event document has a timestamp.
         if let Some(time) = self.timestamp.first(doc) {
-            let bucket = time.into_timestamp_nanos().div_euclid(self.width);
-            *self.counts.entry(bucket).or_insert(0) += 1;
+            let nanos = time.into_timestamp_nanos();
+            if self.since <= nanos && nanos < self.until {
+                *self.counts.entry(nanos.div_euclid(self.width)).or_insert(0) += 1;
+            }
         }
     }
 
