@@ -501,8 +501,10 @@ fn append_numbered(path: &Path, first: u64, last: u64) {
     file.write_all(text.as_bytes()).unwrap();
 }
 
-#[test]
-fn a_file_rotated_while_firewatch_is_down_is_read_to_its_end_after_a_restart() {
+/// Commits 1,000 lines, kills firewatch, then rotates `app.log`
+/// `rotations` times (100 lines per generation) before restarting it, and
+/// checks every line is indexed once.
+fn rotate_while_down(rotations: u64) {
     let setup = Setup::new(1 << 20);
     let path = setup.path().join("app.log");
     append_numbered(&path, 1, 1000);
@@ -510,13 +512,22 @@ fn a_file_rotated_while_firewatch_is_down_is_read_to_its_end_after_a_restart() {
     setup.wait_for_events(&mut child, 1000, Duration::from_secs(60));
     setup.kill_hard(child);
 
-    append_numbered(&path, 1001, 1100);
-    fs::rename(&path, setup.path().join("app.log.1")).unwrap();
-    append_numbered(&path, 1101, 1200);
+    for generation in 1..=rotations {
+        let first = 1000 + (generation - 1) * 100 + 1;
+        append_numbered(&path, first, first + 99);
+        fs::rename(&path, setup.path().join(format!("app.log.{generation}"))).unwrap();
+    }
+    let lines = 1000 + (rotations + 1) * 100;
+    append_numbered(&path, lines - 99, lines);
     let mut child = setup.start();
-    setup.wait_for_events(&mut child, 1200, Duration::from_secs(60));
+    setup.wait_for_events(&mut child, lines as usize, Duration::from_secs(60));
     setup.terminate(child);
-    assert_every_line_once(&setup, 1200);
+    assert_every_line_once(&setup, lines);
+}
+
+#[test]
+fn a_file_rotated_while_firewatch_is_down_is_read_to_its_end_after_a_restart() {
+    rotate_while_down(1);
 }
 
 /// Two rotations while firewatch is down: the middle generation was never
@@ -524,22 +535,7 @@ fn a_file_rotated_while_firewatch_is_down_is_read_to_its_end_after_a_restart() {
 /// tell where it went.
 #[test]
 fn generations_rotated_away_unseen_while_firewatch_is_down_are_read_after_a_restart() {
-    let setup = Setup::new(1 << 20);
-    let path = setup.path().join("app.log");
-    append_numbered(&path, 1, 1000);
-    let mut child = setup.start();
-    setup.wait_for_events(&mut child, 1000, Duration::from_secs(60));
-    setup.kill_hard(child);
-
-    append_numbered(&path, 1001, 1100);
-    fs::rename(&path, setup.path().join("app.log.1")).unwrap();
-    append_numbered(&path, 1101, 1200);
-    fs::rename(&path, setup.path().join("app.log.2")).unwrap();
-    append_numbered(&path, 1201, 1300);
-    let mut child = setup.start();
-    setup.wait_for_events(&mut child, 1300, Duration::from_secs(60));
-    setup.terminate(child);
-    assert_every_line_once(&setup, 1300);
+    rotate_while_down(2);
 }
 
 #[test]
