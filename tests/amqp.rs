@@ -17,7 +17,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{firewatch, indexed_events};
@@ -131,23 +132,7 @@ impl Fixture {
     fn publish_with(&self, messages: impl IntoIterator<Item = (Vec<u8>, BasicProperties)>) {
         runtime().block_on(async {
             let (connection, channel) = self.channel().await;
-            channel
-                .confirm_select(ConfirmSelectOptions::default())
-                .await
-                .unwrap();
-            for (body, properties) in messages {
-                channel
-                    .basic_publish(
-                        "".into(),
-                        self.queue.as_str().into(),
-                        BasicPublishOptions::default(),
-                        &body,
-                        properties.with_delivery_mode(2),
-                    )
-                    .await
-                    .unwrap();
-            }
-            channel.wait_for_confirms().await.unwrap();
+            publish_confirmed(&channel, &self.queue, messages).await;
             connection.close(200, "done".into()).await.unwrap();
         });
     }
@@ -276,6 +261,97 @@ impl Drop for Fixture {
     }
 }
 
+/// Publishes persistent messages on a channel and waits until the broker
+/// has them all.
+async fn publish_confirmed(
+    channel: &Channel,
+    queue: &str,
+    messages: impl IntoIterator<Item = (Vec<u8>, BasicProperties)>,
+) {
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    for (body, properties) in messages {
+        channel
+            .basic_publish(
+                "".into(),
+                queue.into(),
+                BasicPublishOptions::default(),
+                &body,
+                properties.with_delivery_mode(2),
+            )
+            .await
+            .unwrap();
+    }
+    channel.wait_for_confirms().await.unwrap();
+}
+
+/// Numbered messages published from a thread of their own, a chunk at a
+/// time, until stopped: whatever firewatch is doing meanwhile, messages
+/// keep arriving, so a kill always lands while they flow.
+struct Stream {
+    stop: Arc<AtomicBool>,
+    /// The last number the broker has confirmed.
+    published: Arc<AtomicU64>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Stream {
+    const CHUNK: u64 = 250;
+    const PAUSE: Duration = Duration::from_millis(50);
+
+    /// Starts publishing at `first`.
+    fn start(fixture: &Fixture, first: u64) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let published = Arc::new(AtomicU64::new(first - 1));
+        let (url, queue) = (fixture.url.clone(), fixture.queue.clone());
+        let thread = std::thread::spawn({
+            let (stop, published) = (stop.clone(), published.clone());
+            move || {
+                runtime().block_on(async {
+                    let connection = Connection::connect(&url, ConnectionProperties::default())
+                        .await
+                        .unwrap();
+                    let channel = connection.create_channel().await.unwrap();
+                    while !stop.load(Ordering::SeqCst) {
+                        let next = published.load(Ordering::SeqCst) + 1;
+                        let last = next + Self::CHUNK - 1;
+                        let messages =
+                            numbered(next..=last).map(|body| (body, BasicProperties::default()));
+                        publish_confirmed(&channel, &queue, messages).await;
+                        published.store(last, Ordering::SeqCst);
+                        tokio::time::sleep(Self::PAUSE).await;
+                    }
+                    connection.close(200, "done".into()).await.unwrap();
+                });
+            }
+        });
+        Self {
+            stop,
+            published,
+            thread,
+        }
+    }
+
+    /// Waits until the broker has confirmed messages published after now.
+    fn wait_for_more(&self) {
+        let now = self.published.load(Ordering::SeqCst);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.published.load(Ordering::SeqCst) <= now {
+            assert!(Instant::now() < deadline, "publishing stalled");
+            std::thread::sleep(Self::PAUSE);
+        }
+    }
+
+    /// Stops publishing; returns the last number published.
+    fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.join().unwrap();
+        self.published.load(Ordering::SeqCst)
+    }
+}
+
 fn numbered(range: std::ops::RangeInclusive<u64>) -> impl Iterator<Item = Vec<u8>> {
     range.map(|number| {
         format!("{{\"timestamp\":\"2026-11-20T10:00:00Z\",\"level\":\"info\",\"message\":\"seq={number}\"}}")
@@ -367,17 +443,17 @@ fn every_message_is_indexed_once_across_two_kills() {
         .unwrap_or(100_000);
     let fixture = Fixture::new(url, "crash");
     fixture.publish(numbered(1..=count));
+    let stream = Stream::start(&fixture, count + 1);
 
     for fraction in [5, 2] {
         let running = fixture.start();
         fixture.wait_for_events((count / fraction) as usize, Duration::from_secs(120));
         kill_hard(running);
+        // Messages published after the kill cannot have been indexed
+        // before it: the kill came while the queue was being consumed.
+        stream.wait_for_more();
     }
-    let indexed = fixture.events().len() as u64;
-    assert!(
-        indexed < count,
-        "the kills came after everything was indexed"
-    );
+    let count = stream.stop();
 
     let running = fixture.start();
     wait_until_consumed(&fixture, count as usize, Duration::from_secs(120));
