@@ -133,14 +133,7 @@ impl IndexReader {
         request: &SearchRequest,
         bucket: SignedDuration,
     ) -> Result<Vec<(Timestamp, u64)>, IndexError> {
-        let width = i64::try_from(bucket.as_nanos())
-            .ok()
-            .filter(|width| *width > 0)
-            .ok_or_else(|| {
-                IndexError::InvalidAggregation(format!(
-                    "histogram bucket {bucket:#} must be positive"
-                ))
-            })?;
+        let width = bucket_width(bucket)?;
         // The window is checked on each match, as in `count_each`.
         let query = self.build_query(&SearchRequest {
             since: None,
@@ -184,17 +177,29 @@ impl IndexReader {
         }
         (first..=last)
             .map(|index| {
-                let start =
-                    from_index_date(DateTime::from_timestamp_nanos(index.saturating_mul(width)))
-                        .ok_or_else(|| {
-                            IndexError::InvalidAggregation(
-                                "histogram bucket out of range".to_owned(),
-                            )
-                        })?;
-                Ok((start, counts.get(&index).copied().unwrap_or(0)))
+                Ok((
+                    bucket_start(index, width)?,
+                    counts.get(&index).copied().unwrap_or(0),
+                ))
             })
             .collect()
     }
+}
+
+/// A bucket's width in nanoseconds; an error unless positive.
+pub(crate) fn bucket_width(bucket: SignedDuration) -> Result<i64, IndexError> {
+    i64::try_from(bucket.as_nanos())
+        .ok()
+        .filter(|width| *width > 0)
+        .ok_or_else(|| {
+            IndexError::InvalidAggregation(format!("histogram bucket {bucket:#} must be positive"))
+        })
+}
+
+/// The start of bucket `index` (buckets of `width` nanoseconds since the epoch).
+pub(crate) fn bucket_start(index: i64, width: i64) -> Result<Timestamp, IndexError> {
+    from_index_date(DateTime::from_timestamp_nanos(index.saturating_mul(width)))
+        .ok_or_else(|| IndexError::InvalidAggregation("histogram bucket out of range".to_owned()))
 }
 
 /// Value counts of one segment, day or search.
@@ -442,7 +447,7 @@ where
 }
 
 /// Event time as the index holds it, in nanoseconds since the epoch.
-fn index_nanos(time: Timestamp) -> i64 {
+pub(crate) fn index_nanos(time: Timestamp) -> i64 {
     to_index_date(time)
         .0
         .truncate(tantivy::schema::DateTimePrecision::Microseconds)

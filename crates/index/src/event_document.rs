@@ -3,7 +3,7 @@
 //!
 //! | field | type | how | why |
 //! |---|---|---|---|
-//! | `event_id` | u64 | indexed, stored, fast | delete-by-term for upserts, lookup by id, tie-break |
+//! | `event_id` | u64 | stored, fast | lookup by id and upserts through the column ([`crate::id_set`]), tie-break |
 //! | `timestamp` | date (µs) | indexed, stored, fast | event time: time ranges and ordering |
 //! | `received` | date | stored | receive time |
 //! | `time_is_received` | bool | indexed, stored | the line carried no time: `timestamp` is the receive time |
@@ -122,10 +122,7 @@ impl LogsSchema {
         let keyword = || keyword_options("raw").set_stored().set_fast("raw");
         let event_id = builder.add_u64_field(
             EVENT_ID_FIELD,
-            NumericOptions::default()
-                .set_indexed()
-                .set_stored()
-                .set_fast(),
+            NumericOptions::default().set_stored().set_fast(),
         );
         let timestamp = builder.add_date_field(TIMESTAMP_FIELD, instant_options());
         let received = builder.add_date_field("received", STORED);

@@ -28,7 +28,8 @@
 //!   order ([`SearchRequest`], [`SearchResults`]); it also lists incidents
 //!   and days. It also counts without reading documents: the top values
 //!   of a field ([`IndexReader::count_by`]) and matches per time bucket
-//!   ([`IndexReader::histogram`]); and it shows the lines around one event
+//!   ([`IndexReader::histogram`]), also on either side of a moment
+//!   ([`IndexReader::timeline`]); and it shows the lines around one event
 //!   ([`IndexReader::context`]) and the size of each day
 //!   ([`IndexReader::days`]).
 //! - [`retention::remove_days_older_than`] forgets whole days.
@@ -69,12 +70,14 @@ mod day;
 mod error;
 mod event_document;
 mod highlight;
+mod id_set;
 mod incident_document;
 mod order;
 mod query;
 mod reader;
 pub mod retention;
 mod time;
+mod timeline;
 mod tokenizer;
 mod writer;
 
@@ -84,6 +87,7 @@ pub use error::IndexError;
 pub use highlight::Highlighter;
 pub use order::Order;
 pub use reader::{DayStats, EventHit, IndexReader, SearchRequest, SearchResults};
+pub use timeline::{Timeline, TimelineBucket};
 pub use tokenizer::message_words;
 pub use writer::{IndexConfig, IndexWriter};
 

@@ -17,13 +17,14 @@ use tantivy::query::{
 use tantivy::schema::{DateTimePrecision, Field, IndexRecordOption};
 
 use crate::event_document::LogsSchema;
+use crate::id_set::one_event_id;
 use crate::time::to_index_date;
 use crate::tokenizer::tokenizer_manager;
 use crate::{IndexError, SearchRequest};
 
 /// Fields a query may name, for error messages.
 const QUERYABLE_FIELDS: &str = "message (default), host, service, level, level_rank, source, \
-                                fields.NAME, incident, problem, template, event_id, timestamp";
+                                fields.NAME, incident, problem, template, timestamp";
 
 /// Filter fields a [`SearchRequest`] accepts.
 const FILTER_FIELDS: &str =
@@ -122,7 +123,7 @@ impl QueryBuilder {
             }
             "event_id" => {
                 let id: EventId = value.parse().map_err(|error| invalid(format!("{error}")))?;
-                Term::from_field_u64(self.schema.event_id, id.0)
+                return Ok(one_event_id(self.schema.event_id, id.0));
             }
             _ => {
                 return Err(invalid(format!(

@@ -14,12 +14,13 @@ use jiff::civil::Date;
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::query::{AllQuery, Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, Schema};
-use tantivy::{DocAddress, Index, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tantivy::{DocAddress, Index, ReloadPolicy, Searcher, TantivyDocument};
 
 use crate::IndexError;
 use crate::commit::CommitPayload;
 use crate::day::{day_name, days_overlapping, list_days};
 use crate::event_document::LogsSchema;
+use crate::id_set::one_event_id;
 use crate::incident_document::IncidentsSchema;
 use crate::order::{EventTimeOrder, Order};
 use crate::query::QueryBuilder;
@@ -190,15 +191,12 @@ impl IndexReader {
 
     /// The event with this id, if any day holds it.
     pub fn event(&self, id: EventId) -> Result<Option<EventHit>, IndexError> {
-        let query = TermQuery::new(
-            Term::from_field_u64(self.logs.event_id, id.0),
-            IndexRecordOption::Basic,
-        );
+        let query = one_event_id(self.logs.event_id, id.0);
         for day in list_days(&self.logs_dir)?.into_iter().rev() {
             let Some(day) = self.open_day(day)? else {
                 continue;
             };
-            if let Some(address) = day.search(&query, &DocSetCollector)?.into_iter().next() {
+            if let Some(address) = day.search(&*query, &DocSetCollector)?.into_iter().next() {
                 return Ok(Some(self.event_at(&day, address)?));
             }
         }
@@ -320,7 +318,11 @@ impl IndexReader {
         Ok(Some(DaySearcher { searcher, path }))
     }
 
-    fn event_at(&self, day: &DaySearcher, address: DocAddress) -> Result<EventHit, IndexError> {
+    pub(crate) fn event_at(
+        &self,
+        day: &DaySearcher,
+        address: DocAddress,
+    ) -> Result<EventHit, IndexError> {
         let document: TantivyDocument =
             day.searcher
                 .doc(address)

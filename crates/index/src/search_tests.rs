@@ -273,6 +273,91 @@ fn counts_and_histogram_agree_with_a_naive_count_of_the_events() {
     assert_eq!(histogram.iter().map(|(_, count)| count).sum::<u64>(), 600);
 }
 
+#[test]
+fn a_timeline_agrees_with_histograms_and_searches_on_either_side_of_the_split() {
+    let dir = TempDir::new().unwrap();
+    // Whole minutes over two hours across midnight, so that events share
+    // a time and the first of a bucket is decided by line, then id.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |below: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % below
+    };
+    let start = at("2026-11-25T23:00:00Z");
+    let events: Vec<Event> = (1..=500)
+        .map(|id| {
+            let time = start
+                .checked_add(SignedDuration::from_mins(next(120) as i64))
+                .unwrap();
+            let mut event = event(
+                1000 - id,
+                "app",
+                Some("web-01"),
+                next(50),
+                &time.to_string(),
+            );
+            if next(2) == 0 {
+                event.message = format!("disk failure {id}");
+            }
+            event
+        })
+        .collect();
+    write_all(dir.path(), &events[..250]);
+    write_all(dir.path(), &events[250..]);
+    let reader = IndexReader::open(dir.path()).unwrap();
+
+    let bucket = SignedDuration::from_mins(10);
+    let (since, split, until) = (
+        at("2026-11-25T23:07:30Z"),
+        at("2026-11-25T23:52:30Z"),
+        at("2026-11-26T00:41:00Z"),
+    );
+    let ranged = |since, until| SearchRequest {
+        since: Some(since),
+        until: Some(until),
+        ..request("disk")
+    };
+    let timeline = reader
+        .timeline(&ranged(since, until), bucket, split)
+        .unwrap();
+
+    let non_empty = |buckets: Vec<(Timestamp, u64)>| -> Vec<(Timestamp, u64)> {
+        buckets
+            .into_iter()
+            .filter(|(_, count)| *count > 0)
+            .collect()
+    };
+    assert_eq!(
+        timeline.before,
+        non_empty(reader.histogram(&ranged(since, split), bucket).unwrap())
+    );
+    let after: Vec<(Timestamp, u64)> = timeline
+        .after
+        .iter()
+        .map(|bucket| (bucket.start, bucket.count))
+        .collect();
+    assert_eq!(
+        after,
+        non_empty(reader.histogram(&ranged(split, until), bucket).unwrap())
+    );
+    assert!(timeline.after.len() > 3, "buckets on both days");
+
+    for found in &timeline.after {
+        let end = found.start.checked_add(bucket).unwrap().min(until);
+        let first = reader
+            .search(&SearchRequest {
+                limit: 1,
+                ..ranged(found.start.max(split), end)
+            })
+            .unwrap()
+            .hits
+            .remove(0);
+        assert_eq!(reader.first_in(&timeline, found).unwrap(), first);
+    }
+}
+
 fn lines(hits: &[crate::EventHit]) -> Vec<u64> {
     hits.iter().map(|hit| hit.event.line).collect()
 }

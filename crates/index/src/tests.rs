@@ -389,6 +389,52 @@ fn upsert_leaves_one_document_per_event_id() {
 }
 
 #[test]
+fn upserts_beyond_one_batch_and_between_plain_adds_replace_every_earlier_copy() {
+    let dir = TempDir::new().unwrap();
+    let mut writer = open_writer(dir.path());
+    let count = 2 * crate::writer::UPSERT_BATCH as u64 + 5;
+    for id in 1..=count {
+        writer
+            .add_event(&event(id, "2026-11-26T10:00:00Z", "old copy"), &[], false)
+            .unwrap();
+    }
+    writer.commit(&checkpoint(1)).unwrap();
+    for id in 1..=count {
+        writer
+            .add_event(&event(id, "2026-11-26T10:00:00Z", "new copy"), &[], true)
+            .unwrap();
+        if id % 1000 == 0 {
+            // A plain add applies the upserts held back before it.
+            let plain = event(count + id, "2026-11-26T10:00:00Z", "plain line");
+            writer.add_event(&plain, &[], false).unwrap();
+        }
+    }
+    // The same id twice in one batch: the later copy wins.
+    writer
+        .add_event(&event(3, "2026-11-26T10:00:00Z", "newest copy"), &[], true)
+        .unwrap();
+    writer.commit(&checkpoint(2)).unwrap();
+
+    let reader = IndexReader::open(dir.path()).unwrap();
+    let total = |query: &str| {
+        reader
+            .search(&SearchRequest {
+                query: query.into(),
+                limit: 0,
+                ..SearchRequest::default()
+            })
+            .unwrap()
+            .total_matches
+    };
+    assert_eq!(total("old"), 0);
+    assert_eq!(total("copy"), count);
+    assert_eq!(search(&reader, "newest"), [3]);
+    assert_eq!(total("plain"), count / 1000);
+    let third = reader.event(EventId(3)).unwrap().unwrap();
+    assert_eq!(third.event.message, "newest copy");
+}
+
+#[test]
 fn incidents_keep_their_latest_state_and_link_to_their_events() {
     let dir = TempDir::new().unwrap();
     let mut writer = open_writer(dir.path());
@@ -749,6 +795,24 @@ fn bad_queries_and_filters_are_named_in_the_error() {
     );
     let bad_field = error_of(filter("colour", "red"));
     assert!(bad_field.contains("unknown filter field"), "{bad_field}");
+}
+
+#[test]
+fn the_most_writer_threads_of_a_budget_are_exactly_those_it_can_open() {
+    for megabytes in [32, 64, 101, 200, 256, 1024] {
+        let config = |writer_threads| IndexConfig {
+            memory_budget_bytes: megabytes << 20,
+            writer_threads,
+            max_open_days: 3,
+        };
+        let most = config(1).most_writer_threads();
+        let opens = |threads| {
+            let dir = TempDir::new().unwrap();
+            IndexWriter::open(dir.path(), config(threads)).is_ok()
+        };
+        assert!(most == 0 || opens(most), "{megabytes} MiB, {most} threads");
+        assert!(!opens(most + 1), "{megabytes} MiB, {} threads", most + 1);
+    }
 }
 
 #[test]

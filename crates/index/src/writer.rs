@@ -8,8 +8,8 @@
 //! when an event of their day arrives and close after a round that did not
 //! touch them.
 
-use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use firewatch_event::{Checkpoint, Event, Incident, IncidentId};
@@ -17,12 +17,13 @@ use jiff::civil::Date;
 use tantivy::directory::MmapDirectory;
 use tantivy::indexer::IndexWriterOptions;
 use tantivy::tokenizer::TokenizerManager;
-use tantivy::{Index, TantivyError, Term};
+use tantivy::{Index, TantivyDocument, TantivyError};
 
 use crate::IndexError;
 use crate::commit::{CommitPayload, IncidentsPayload, Recovery, ResumePlan, reaches};
 use crate::day::{day_name, day_of, list_days};
 use crate::event_document::LogsSchema;
+use crate::id_set::EventIdSet;
 use crate::incident_document::IncidentsSchema;
 use crate::time::index_instant;
 use crate::tokenizer::tokenizer_manager;
@@ -31,6 +32,9 @@ use crate::tokenizer::tokenizer_manager;
 const MIN_BYTES_PER_THREAD: usize = 15_000_000;
 /// tantivy refuses an indexing arena at or above this many bytes per thread.
 const MAX_BYTES_PER_THREAD: usize = u32::MAX as usize - 1_000_000;
+/// Upserts held back per day before they are applied as one deletion and
+/// their additions (see [`Upserts`]).
+pub(crate) const UPSERT_BATCH: usize = 10_000;
 
 /// Names of the directories under the data directory.
 pub(crate) const LOGS_DIR: &str = "logs";
@@ -44,8 +48,8 @@ pub struct IndexConfig {
     /// evenly across `max_open_days` day writers and their threads, each
     /// thread getting at least tantivy's minimum, or opening fails.
     pub memory_budget_bytes: usize,
-    /// Indexing threads per day writer; default 1 (the pipeline scales by
-    /// running parse and detect on other threads).
+    /// Indexing threads per day writer; default 1 (a pipeline picks its
+    /// own from the cores it has).
     pub writer_threads: usize,
     /// Day indexes kept open for writing at once; default 3. Days untouched
     /// in the last commit round are closed after the commit. When events
@@ -65,6 +69,16 @@ impl Default for IndexConfig {
 }
 
 impl IndexConfig {
+    /// The most indexing threads per day writer the budget gives tantivy's
+    /// minimum each (0 when not even one fits).
+    pub fn most_writer_threads(&self) -> usize {
+        let per_day = self
+            .memory_budget_bytes
+            .saturating_sub(MIN_BYTES_PER_THREAD)
+            / self.max_open_days.max(1);
+        per_day / MIN_BYTES_PER_THREAD
+    }
+
     /// The writer options of a day index within the budget.
     fn day_writer_options(&self) -> Result<IndexWriterOptions, IndexError> {
         if self.writer_threads == 0 || self.max_open_days == 0 {
@@ -152,6 +166,92 @@ struct DayWriter {
     /// Additions and deletions since the last round: a day with any is
     /// committed in the next round.
     pending_operations: u64,
+    /// Upserts not yet handed to tantivy.
+    upserts: Upserts,
+}
+
+/// Upserts held back to be applied together. tantivy applies a deletion
+/// to the documents added before it, so a batch's deletion (of every id it
+/// replaces, in one pass over the ids: see [`crate::id_set`]) goes first
+/// and its new documents after.
+#[derive(Default)]
+struct Upserts {
+    /// Ids whose earlier documents go.
+    ids: HashSet<u64>,
+    /// The new documents; `None` where a later deletion took one back.
+    documents: Vec<Option<TantivyDocument>>,
+    /// Where each id's new document is in `documents`.
+    positions: HashMap<u64, usize>,
+}
+
+impl DayWriter {
+    /// Adds a document that replaces nothing.
+    fn add(&mut self, document: TantivyDocument) -> Result<(), IndexError> {
+        self.apply_upserts()?;
+        self.pending_operations += 1;
+        self.add_now(document)
+    }
+
+    /// Adds a document in place of any earlier one with its id.
+    fn replace(&mut self, id: u64, document: TantivyDocument) -> Result<(), IndexError> {
+        let upserts = &mut self.upserts;
+        upserts.ids.insert(id);
+        match upserts.positions.get(&id) {
+            Some(&position) => upserts.documents[position] = Some(document),
+            None => {
+                upserts.positions.insert(id, upserts.documents.len());
+                upserts.documents.push(Some(document));
+            }
+        }
+        self.pending_operations += 1;
+        self.apply_upserts_if_full()
+    }
+
+    /// Deletes any document with this id, the ones held back included.
+    fn delete(&mut self, id: u64) -> Result<(), IndexError> {
+        let upserts = &mut self.upserts;
+        upserts.ids.insert(id);
+        if let Some(position) = upserts.positions.remove(&id) {
+            upserts.documents[position] = None;
+        }
+        self.pending_operations += 1;
+        self.apply_upserts_if_full()
+    }
+
+    fn apply_upserts_if_full(&mut self) -> Result<(), IndexError> {
+        if self.upserts.ids.len() >= UPSERT_BATCH {
+            self.apply_upserts()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the held-back upserts to tantivy: the deletion, then the documents.
+    fn apply_upserts(&mut self) -> Result<(), IndexError> {
+        if self.upserts.ids.is_empty() {
+            return Ok(());
+        }
+        let Upserts { ids, documents, .. } = std::mem::take(&mut self.upserts);
+        self.writer
+            .delete_query(Box::new(EventIdSet::query(ids)))
+            .map_err(|source| IndexError::Tantivy {
+                path: self.path.clone(),
+                source,
+            })?;
+        for document in documents.into_iter().flatten() {
+            self.add_now(document)?;
+        }
+        Ok(())
+    }
+
+    fn add_now(&mut self, document: TantivyDocument) -> Result<(), IndexError> {
+        self.writer
+            .add_document(document)
+            .map(drop)
+            .map_err(|source| IndexError::Tantivy {
+                path: self.path.clone(),
+                source,
+            })
+    }
 }
 
 /// What opening a day index needs, apart from the open days themselves.
@@ -187,6 +287,7 @@ impl DayOpener {
             path,
             writer,
             pending_operations: 0,
+            upserts: Upserts::default(),
         })
     }
 }
@@ -340,8 +441,8 @@ impl IndexWriter {
         let day = day_of(index_instant(event.time()));
         let document = self.opener.schema.document(event, incidents);
         let replace = upsert || self.recovery.is_some();
-        let id_term = Term::from_field_u64(self.opener.schema.event_id, event.id.0);
 
+        let mut added = Ok(());
         if event.timestamp.is_none() {
             let elsewhere: Vec<Date> = self
                 .recovery
@@ -350,25 +451,17 @@ impl IndexWriter {
                 .filter(|committed| *committed != day)
                 .collect();
             for other_day in elsewhere {
-                let day_writer = self.day_writer(other_day)?;
-                day_writer.writer.delete_term(id_term.clone());
-                day_writer.pending_operations += 1;
+                added = added.and_then(|()| self.day_writer(other_day)?.delete(event.id.0));
             }
         }
-
-        let day_writer = self.day_writer(day)?;
-        if replace {
-            day_writer.writer.delete_term(id_term);
-        }
-        let added =
-            day_writer
-                .writer
-                .add_document(document)
-                .map_err(|source| IndexError::Tantivy {
-                    path: day_writer.path.clone(),
-                    source,
-                });
-        day_writer.pending_operations += 1;
+        added = added.and_then(|()| {
+            let day_writer = self.day_writer(day)?;
+            if replace {
+                day_writer.replace(event.id.0, document)
+            } else {
+                day_writer.add(document)
+            }
+        });
         if added.is_err() {
             self.failed = true;
         }
@@ -480,6 +573,7 @@ impl IndexWriter {
         let text = payload_text(payload, &self.incidents_path)?;
         for day in touched {
             if let Some(day_writer) = self.days.get_mut(day) {
+                day_writer.apply_upserts()?;
                 commit_with_payload(&mut day_writer.writer, &text).map_err(|source| {
                     IndexError::Tantivy {
                         path: day_writer.path.clone(),

@@ -136,7 +136,7 @@ pub struct IndexSettings {
     pub commit_documents: Option<u64>,
     /// Memory budget of the index writers in MiB (default 256).
     pub memory_budget_mb: Option<usize>,
-    /// Indexing threads (default: 1 on machines with up to 2 cores, else 2).
+    /// Indexing threads (default: 2, or 1 on a single core).
     pub writer_threads: Option<usize>,
     /// Keep day indexes this long (`14d`); older whole days are removed.
     /// Default: kept forever.

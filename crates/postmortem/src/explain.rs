@@ -40,7 +40,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use firewatch_event::{Event, EventId, Incident, IncidentId, Level, TemplateId, Timestamp};
-use firewatch_index::{IndexReader, Order, SearchRequest, message_words};
+use firewatch_index::{IndexReader, SearchRequest, message_words};
 use jiff::SignedDuration;
 use serde::Serialize;
 
@@ -504,28 +504,37 @@ impl Study<'_> {
     /// A scored candidate with its first event, onset and example.
     fn located(&self, score: f64, candidate: Candidate) -> Result<Hint, PostmortemError> {
         let counts = self.counts(candidate.foreground, candidate.baseline);
-        let request = SearchRequest {
-            query: candidate.query.clone(),
-            filters: candidate.filters.clone(),
-            ..self.foreground.request()
-        };
-        let first = self.first_event(&request)?;
-        let threshold = self.surge_threshold(&request)?;
-        let onset_bucket = self
-            .reader
-            .histogram(&request, self.options.bucket)?
-            .into_iter()
-            .find(|(_, count)| *count >= threshold)
-            .map(|(start, _)| start);
+        let timeline = self.reader.timeline(
+            &SearchRequest {
+                query: candidate.query.clone(),
+                filters: candidate.filters.clone(),
+                since: Some(self.baseline.since),
+                until: Some(self.foreground.until),
+                ..SearchRequest::default()
+            },
+            self.options.bucket,
+            self.foreground.since,
+        )?;
+        // A surge: more in one bucket than in any bucket of the baseline.
+        let busiest = timeline.before.iter().map(|(_, count)| *count).max();
+        let threshold = surge_threshold(busiest.unwrap_or(0));
+        let first_bucket = timeline.after.first();
+        let onset_bucket = timeline
+            .after
+            .iter()
+            .position(|bucket| bucket.count >= threshold);
+        let first = first_bucket
+            .map(|bucket| self.reader.first_in(&timeline, bucket))
+            .transpose()?
+            .map(|hit| hit.event);
         let example = match onset_bucket {
             None => None,
-            Some(start) if first.as_ref().is_some_and(|first| first.time() >= start) => {
-                first.clone()
-            }
-            Some(start) => self.first_event(&SearchRequest {
-                since: Some(start.max(self.foreground.since)),
-                ..request.clone()
-            })?,
+            Some(0) => first.clone(),
+            Some(index) => Some(
+                self.reader
+                    .first_in(&timeline, &timeline.after[index])?
+                    .event,
+            ),
         };
         let onset = example.as_ref().map(Event::time);
         let strong = counts.foreground >= self.options.min_count
@@ -544,41 +553,6 @@ impl Study<'_> {
             first_event: first.as_ref().map(Example::of),
             example: example.as_ref().map(Example::of),
         })
-    }
-
-    /// The fewest events of `request` in one foreground bucket that make a
-    /// surge: more than in any bucket of the baseline, and at least two.
-    fn surge_threshold(&self, request: &SearchRequest) -> Result<u64, PostmortemError> {
-        let busiest = if self.baseline.events == 0 {
-            0
-        } else {
-            let in_baseline = SearchRequest {
-                since: Some(self.baseline.since),
-                until: Some(self.baseline.until),
-                ..request.clone()
-            };
-            self.reader
-                .histogram(&in_baseline, self.options.bucket)?
-                .into_iter()
-                .map(|(_, count)| count)
-                .max()
-                .unwrap_or(0)
-        };
-        Ok(surge_threshold(busiest))
-    }
-
-    fn first_event(&self, request: &SearchRequest) -> Result<Option<Event>, PostmortemError> {
-        Ok(self
-            .reader
-            .search(&SearchRequest {
-                limit: 1,
-                order: Order::Ascending,
-                ..request.clone()
-            })?
-            .hits
-            .into_iter()
-            .next()
-            .map(|hit| hit.event))
     }
 
     /// Baseline counts of each filter set.
