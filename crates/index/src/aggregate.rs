@@ -18,15 +18,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
+use std::sync::Arc;
 
 use firewatch_event::Timestamp;
 use jiff::SignedDuration;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, DynamicColumn, StrColumn};
-use tantivy::{DateTime, DocId, Score, SegmentOrdinal, SegmentReader};
+use tantivy::{BitSet, DateTime, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::event_document::TIMESTAMP_FIELD;
 use crate::time::{from_index_date, to_index_date};
+use crate::window::WindowDocs;
 use crate::{IndexError, IndexReader, SearchRequest};
 
 /// Most buckets a histogram may have, so that `--histogram 1s` over a year
@@ -97,13 +99,8 @@ impl IndexReader {
         request: &SearchRequest,
         variants: &[Vec<(String, String)>],
     ) -> Result<Vec<u64>, IndexError> {
-        // The time window is checked on each match rather than put in the
-        // query: a range clause would scan the window's timestamps again
-        // for every variant, while most variants match few events.
-        let window = WindowCount {
-            since: request.since.map(index_nanos),
-            until: request.until.map(index_nanos),
-        };
+        // The time window is found once per day and checked on each match
+        // (see `crate::window`) rather than put in every variant's query.
         let queries = variants
             .iter()
             .map(|filters| {
@@ -118,8 +115,12 @@ impl IndexReader {
             .collect::<Result<Vec<_>, _>>()?;
         let mut counts = vec![0; queries.len()];
         for day in self.open_days(request.since, request.until)? {
+            let window = self.window_docs(&day, request)?;
+            let collector = WindowCount {
+                window: window.as_ref(),
+            };
             for (count, query) in counts.iter_mut().zip(&queries) {
-                *count += day.search(&**query, &window)?;
+                *count += day.search(&**query, &collector)?;
             }
         }
         Ok(counts)
@@ -134,7 +135,8 @@ impl IndexReader {
         bucket: SignedDuration,
     ) -> Result<Vec<(Timestamp, u64)>, IndexError> {
         let width = bucket_width(bucket)?;
-        // The window is checked on each match, as in `count_each`.
+        // The window is checked on each match: one query reads the
+        // timestamps of its matches anyway.
         let query = self.build_query(&SearchRequest {
             since: None,
             until: None,
@@ -142,10 +144,8 @@ impl IndexReader {
         })?;
         let collector = BucketCounter {
             width,
-            window: WindowCount {
-                since: request.since.map(index_nanos),
-                until: request.until.map(index_nanos),
-            },
+            since: request.since.map_or(i64::MIN, index_nanos),
+            until: request.until.map_or(i64::MAX, index_nanos),
         };
         let mut counts = BTreeMap::new();
         for day in self.open_days(request.since, request.until)? {
@@ -345,15 +345,30 @@ impl ColumnTally for StrTally {
     }
 
     fn harvest(self: Box<Self>, counts: &mut HashMap<String, u64>) {
-        let mut text = String::new();
-        for (ordinal, count) in self.counts.iter().enumerate() {
-            text.clear();
-            // A term missing from the dictionary cannot happen in a
-            // consistent segment; such counts are dropped.
-            if *count > 0 && matches!(self.column.ord_to_str(ordinal as u64, &mut text), Ok(true)) {
-                *counts.entry(text.clone()).or_insert(0) += count;
-            }
-        }
+        let counted: Vec<u64> = (0u64..)
+            .zip(&self.counts)
+            .filter(|(_, count)| **count > 0)
+            .map(|(ordinal, _)| ordinal)
+            .collect();
+        // The dictionary is read once, block after block, rather than a
+        // block (decompressed anew) per value: high-cardinality fields have
+        // thousands. A term missing from it cannot happen in a consistent
+        // segment; such counts are dropped.
+        let mut ordinals = counted.iter();
+        let _ = self
+            .column
+            .dictionary()
+            .sorted_ords_to_term_cb(&counted, |bytes| {
+                let count = ordinals
+                    .next()
+                    .and_then(|ordinal| usize::try_from(*ordinal).ok())
+                    .and_then(|ordinal| self.counts.get(ordinal))
+                    .copied()
+                    .unwrap_or(0);
+                if let Ok(text) = std::str::from_utf8(bytes) {
+                    *counts.entry(text.to_owned()).or_insert(0) += count;
+                }
+            });
     }
 }
 
@@ -454,25 +469,22 @@ pub(crate) fn index_nanos(time: Timestamp) -> i64 {
         .into_timestamp_nanos()
 }
 
-/// Counts matches whose `timestamp` lies in `[since, until)`.
-struct WindowCount {
-    since: Option<i64>,
-    until: Option<i64>,
+/// Counts matches in a window (all of them without one).
+struct WindowCount<'a> {
+    window: Option<&'a WindowDocs>,
 }
 
-impl Collector for WindowCount {
+impl Collector for WindowCount<'_> {
     type Fruit = u64;
     type Child = SegmentWindowCount;
 
     fn for_segment(
         &self,
-        _segment: SegmentOrdinal,
-        reader: &SegmentReader,
+        segment: SegmentOrdinal,
+        _reader: &SegmentReader,
     ) -> tantivy::Result<SegmentWindowCount> {
         Ok(SegmentWindowCount {
-            timestamp: reader.fast_fields().date(TIMESTAMP_FIELD)?,
-            since: self.since.unwrap_or(i64::MIN),
-            until: self.until.unwrap_or(i64::MAX),
+            window: WindowDocs::of(self.window, segment),
             count: 0,
         })
     }
@@ -488,9 +500,7 @@ impl Collector for WindowCount {
 
 /// [`WindowCount`] on one segment.
 struct SegmentWindowCount {
-    timestamp: Column<DateTime>,
-    since: i64,
-    until: i64,
+    window: Option<Arc<BitSet>>,
     count: u64,
 }
 
@@ -498,11 +508,12 @@ impl SegmentCollector for SegmentWindowCount {
     type Fruit = u64;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        if let Some(time) = self.timestamp.first(doc) {
-            let nanos = time.into_timestamp_nanos();
-            if self.since <= nanos && nanos < self.until {
-                self.count += 1;
-            }
+        if self
+            .window
+            .as_ref()
+            .is_none_or(|window| window.contains(doc))
+        {
+            self.count += 1;
         }
     }
 
@@ -511,11 +522,12 @@ impl SegmentCollector for SegmentWindowCount {
     }
 }
 
-/// Counts matches in the window per bucket of `timestamp`, by bucket index
-/// since the epoch.
+/// Counts matches in `[since, until)` (nanoseconds) per bucket of
+/// `timestamp`, by bucket index since the epoch.
 struct BucketCounter {
     width: i64,
-    window: WindowCount,
+    since: i64,
+    until: i64,
 }
 
 impl Collector for BucketCounter {
@@ -530,8 +542,8 @@ impl Collector for BucketCounter {
         Ok(SegmentBucketCounter {
             timestamp: reader.fast_fields().date(TIMESTAMP_FIELD)?,
             width: self.width,
-            since: self.window.since.unwrap_or(i64::MIN),
-            until: self.window.until.unwrap_or(i64::MAX),
+            since: self.since,
+            until: self.until,
             counts: HashMap::new(),
         })
     }

@@ -29,7 +29,7 @@
 //!   and days. It also counts without reading documents: the top values
 //!   of a field ([`IndexReader::count_by`]) and matches per time bucket
 //!   ([`IndexReader::histogram`]), also on either side of a moment
-//!   ([`IndexReader::timeline`]); and it shows the lines around one event
+//!   ([`IndexReader::timelines`]); and it shows the lines around one event
 //!   ([`IndexReader::context`]) and the size of each day
 //!   ([`IndexReader::days`]).
 //! - [`retention::remove_days_older_than`] forgets whole days.
@@ -79,6 +79,7 @@ pub mod retention;
 mod time;
 mod timeline;
 mod tokenizer;
+mod window;
 mod writer;
 
 pub use aggregate::{MAX_BUCKETS, ValueCounts};

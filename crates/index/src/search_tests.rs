@@ -221,6 +221,11 @@ fn counts_and_histogram_agree_with_a_naive_count_of_the_events() {
             .get(next(4) as usize)
             .copied();
         let mut event = event(id, "app", host, id, &time.to_string());
+        // Hundreds of long values: a dictionary of several blocks.
+        event.fields.insert(
+            "trace".into(),
+            serde_json::json!(format!("trace-{:040}", id % 450)),
+        );
         if next(3) > 0 {
             event.fields.insert(
                 "status".into(),
@@ -248,6 +253,17 @@ fn counts_and_histogram_agree_with_a_naive_count_of_the_events() {
         counts.values.into_iter().collect()
     };
     assert_eq!(counted("host"), naive(&|event| event.host.clone()));
+    let counts = reader
+        .count_by(&request("*"), "fields.trace", 1000)
+        .unwrap();
+    assert_eq!(counts.distinct, 450);
+    assert_eq!(
+        counts
+            .values
+            .into_iter()
+            .collect::<std::collections::BTreeMap<_, _>>(),
+        naive(&|event| event.fields["trace"].as_str().map(str::to_owned))
+    );
     assert_eq!(
         counted("fields.status"),
         naive(&|event| event.fields.get("status").map(|status| status.to_string()))
@@ -319,9 +335,39 @@ fn a_timeline_agrees_with_histograms_and_searches_on_either_side_of_the_split() 
         until: Some(until),
         ..request("disk")
     };
-    let timeline = reader
-        .timeline(&ranged(since, until), bucket, split)
+    // Two questions over one window: each gets its own timeline.
+    let mut timelines = reader
+        .timelines(
+            since..until,
+            split,
+            bucket,
+            &[request("*"), request("disk")],
+        )
         .unwrap();
+    let timeline = timelines.pop().unwrap();
+    let everything = timelines.pop().unwrap();
+    let total = |timeline: &crate::Timeline| {
+        timeline.before.iter().map(|(_, count)| count).sum::<u64>()
+            + timeline
+                .after
+                .iter()
+                .map(|bucket| bucket.count)
+                .sum::<u64>()
+    };
+    let in_window = |query: &str| {
+        reader
+            .search(&SearchRequest {
+                limit: 0,
+                since: Some(since),
+                until: Some(until),
+                ..request(query)
+            })
+            .unwrap()
+            .total_matches
+    };
+    assert_eq!(total(&everything), in_window("*"));
+    assert_eq!(total(&timeline), in_window("disk"));
+    assert!(total(&timeline) < total(&everything));
 
     let non_empty = |buckets: Vec<(Timestamp, u64)>| -> Vec<(Timestamp, u64)> {
         buckets

@@ -1,35 +1,39 @@
-//! Where the matches of one question lie on either side of a moment
-//! ([`IndexReader::timeline`]): per bucket of event time, how many before
+//! Where the matches of a question lie on either side of a moment
+//! ([`IndexReader::timelines`]): per bucket of event time, how many before
 //! it, and after it how many and which came first.
 //!
-//! `incidents explain` asks this of each of dozens of candidate causes: the
-//! busiest bucket of the baseline says what counts as a surge, the first
-//! bucket after the split that reaches it is the onset, and its first
-//! event is the example. One pass over the matches answers all three,
-//! where two histograms and two top-1 searches would read them four times.
+//! `incidents explain` asks this of each of dozens of candidate causes, all
+//! over the same window: the busiest bucket of the baseline says what
+//! counts as a surge, the first bucket after the split that reaches it is
+//! the onset, and its first event is the example. One pass over each
+//! candidate's matches answers all three, where two histograms and two
+//! top-1 searches would read them four times.
 
 use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
 
 use firewatch_event::Timestamp;
 use jiff::SignedDuration;
 use tantivy::collector::{Collector, SegmentCollector, SegmentSortKeyComputer, SortKeyComputer};
 use tantivy::columnar::Column;
-use tantivy::{DateTime, DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
+use tantivy::{BitSet, DateTime, DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::aggregate::{bucket_start, bucket_width, index_nanos};
 use crate::event_document::TIMESTAMP_FIELD;
 use crate::order::{EventSortKey, EventTimeOrder, Order, SegmentEventTimeOrder};
 use crate::reader::DaySearcher;
+use crate::window::WindowDocs;
 use crate::{EventHit, IndexError, IndexReader, SearchRequest};
 
-/// The matches of a request around a split (see the module header).
+/// The matches of one request around a split (see the module header).
 pub struct Timeline {
     /// Matches per bucket before the split, oldest first; empty buckets
     /// left out. The bucket holding the split counts only what came before it.
     pub before: Vec<(Timestamp, u64)>,
     /// Buckets from the split on, oldest first; empty ones left out.
     pub after: Vec<TimelineBucket>,
-    days: Vec<DaySearcher>,
+    days: Arc<Vec<DaySearcher>>,
 }
 
 /// One bucket from the split on.
@@ -53,58 +57,56 @@ struct FirstMatch {
 }
 
 impl IndexReader {
-    /// The matches of `request` in `[since, until)` on either side of
-    /// `split`, per `bucket` (aligned as in [`IndexReader::histogram`]);
-    /// `limit` and `order` are ignored.
-    pub fn timeline(
+    /// The matches of each of `requests` (their query and filters: their
+    /// own time range, limit and order are ignored) in `window`, on either
+    /// side of `split`, per `bucket` (aligned as in
+    /// [`IndexReader::histogram`]); one timeline per request, in order.
+    /// The window's documents are found once for all of them (see
+    /// `crate::window`).
+    pub fn timelines(
         &self,
-        request: &SearchRequest,
-        bucket: SignedDuration,
+        window: Range<Timestamp>,
         split: Timestamp,
-    ) -> Result<Timeline, IndexError> {
+        bucket: SignedDuration,
+        requests: &[SearchRequest],
+    ) -> Result<Vec<Timeline>, IndexError> {
         let width = bucket_width(bucket)?;
-        // The window is checked on each match, as in `count_each`.
-        let query = self.build_query(&SearchRequest {
-            since: None,
-            until: None,
-            ..request.clone()
-        })?;
-        let collector = TimelineCollector {
-            width,
-            since: request.since.map_or(i64::MIN, index_nanos),
-            split: index_nanos(split),
-            until: request.until.map_or(i64::MAX, index_nanos),
+        let in_window = SearchRequest {
+            since: Some(window.start),
+            until: Some(window.end),
+            ..SearchRequest::default()
         };
-        let days = self.open_days(request.since, request.until)?;
-        let mut sides = Sides::default();
-        for (day, searcher) in days.iter().enumerate() {
-            let mut found = searcher.search(&*query, &collector)?;
-            for (_, first) in found.after.values_mut() {
-                first.day = day;
-            }
-            sides.merge(found);
-        }
-        let mut before: Vec<(i64, u64)> = sides.before.into_iter().collect();
-        before.sort_unstable();
-        let mut after: Vec<(i64, (u64, FirstMatch))> = sides.after.into_iter().collect();
-        after.sort_unstable_by_key(|(index, _)| *index);
-        Ok(Timeline {
-            before: before
-                .into_iter()
-                .map(|(index, count)| Ok((bucket_start(index, width)?, count)))
-                .collect::<Result<_, IndexError>>()?,
-            after: after
-                .into_iter()
-                .map(|(index, (count, first))| {
-                    Ok(TimelineBucket {
-                        start: bucket_start(index, width)?,
-                        count,
-                        first,
-                    })
+        let queries = requests
+            .iter()
+            .map(|request| {
+                self.build_query(&SearchRequest {
+                    since: None,
+                    until: None,
+                    ..request.clone()
                 })
-                .collect::<Result<_, IndexError>>()?,
-            days,
-        })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let days = Arc::new(self.open_days(in_window.since, in_window.until)?);
+        let mut sides: Vec<Sides> = queries.iter().map(|_| Sides::default()).collect();
+        for (day, searcher) in days.iter().enumerate() {
+            let window_docs = self.window_docs(searcher, &in_window)?;
+            let collector = TimelineCollector {
+                width,
+                split: index_nanos(split),
+                window: window_docs.as_ref(),
+            };
+            for (query, sides) in queries.iter().zip(&mut sides) {
+                let mut found = searcher.search(&**query, &collector)?;
+                for (_, first) in found.after.values_mut() {
+                    first.day = day;
+                }
+                sides.merge(found);
+            }
+        }
+        sides
+            .into_iter()
+            .map(|sides| sides.timeline(width, &days))
+            .collect()
     }
 
     /// The first event of `bucket` of `timeline`, in search order.
@@ -145,17 +147,41 @@ impl Sides {
                 .or_insert((count, first));
         }
     }
+
+    /// The timeline of these counts, buckets in time order.
+    fn timeline(self, width: i64, days: &Arc<Vec<DaySearcher>>) -> Result<Timeline, IndexError> {
+        let mut before: Vec<(i64, u64)> = self.before.into_iter().collect();
+        before.sort_unstable();
+        let mut after: Vec<(i64, (u64, FirstMatch))> = self.after.into_iter().collect();
+        after.sort_unstable_by_key(|(index, _)| *index);
+        Ok(Timeline {
+            before: before
+                .into_iter()
+                .map(|(index, count)| Ok((bucket_start(index, width)?, count)))
+                .collect::<Result<_, IndexError>>()?,
+            after: after
+                .into_iter()
+                .map(|(index, (count, first))| {
+                    Ok(TimelineBucket {
+                        start: bucket_start(index, width)?,
+                        count,
+                        first,
+                    })
+                })
+                .collect::<Result<_, IndexError>>()?,
+            days: days.clone(),
+        })
+    }
 }
 
-/// Nanosecond bounds and bucket width of a timeline.
-struct TimelineCollector {
+/// The split (in nanoseconds), bucket width and window of a timeline.
+struct TimelineCollector<'a> {
     width: i64,
-    since: i64,
     split: i64,
-    until: i64,
+    window: Option<&'a WindowDocs>,
 }
 
-impl Collector for TimelineCollector {
+impl Collector for TimelineCollector<'_> {
     type Fruit = Sides;
     type Child = SegmentTimeline;
 
@@ -172,9 +198,8 @@ impl Collector for TimelineCollector {
             }
             .segment_sort_key_computer(reader)?,
             width: self.width,
-            since: self.since,
             split: self.split,
-            until: self.until,
+            window: WindowDocs::of(self.window, segment),
             sides: Sides::default(),
         })
     }
@@ -198,9 +223,8 @@ struct SegmentTimeline {
     timestamp: Column<DateTime>,
     order: SegmentEventTimeOrder,
     width: i64,
-    since: i64,
     split: i64,
-    until: i64,
+    window: Option<Arc<BitSet>>,
     sides: Sides,
 }
 
@@ -208,14 +232,18 @@ impl SegmentCollector for SegmentTimeline {
     type Fruit = Sides;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
+        if self
+            .window
+            .as_ref()
+            .is_some_and(|window| !window.contains(doc))
+        {
+            return;
+        }
         // Every event document has a timestamp.
         let Some(time) = self.timestamp.first(doc) else {
             return;
         };
         let nanos = time.into_timestamp_nanos();
-        if nanos < self.since || nanos >= self.until {
-            return;
-        }
         let index = nanos.div_euclid(self.width);
         if nanos < self.split {
             *self.sides.before.entry(index).or_insert(0) += 1;

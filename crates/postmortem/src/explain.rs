@@ -40,7 +40,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use firewatch_event::{Event, EventId, Incident, IncidentId, Level, TemplateId, Timestamp};
-use firewatch_index::{IndexReader, SearchRequest, message_words};
+use firewatch_index::{IndexReader, SearchRequest, Timeline, message_words};
 use jiff::SignedDuration;
 use serde::Serialize;
 
@@ -495,26 +495,41 @@ impl Study<'_> {
                 .then_with(|| left.1.subject.cmp(&right.1.subject))
         });
         scored.truncate(self.options.max_candidates);
+        self.located(scored)
+    }
+
+    /// Scored candidates as hints, with their first event, onset and
+    /// example, in order.
+    fn located(&self, scored: Vec<(f64, Candidate)>) -> Result<Vec<Hint>, PostmortemError> {
+        let requests: Vec<SearchRequest> = scored
+            .iter()
+            .map(|(_, candidate)| SearchRequest {
+                query: candidate.query.clone(),
+                filters: candidate.filters.clone(),
+                ..SearchRequest::default()
+            })
+            .collect();
+        let timelines = self.reader.timelines(
+            self.baseline.since..self.foreground.until,
+            self.foreground.since,
+            self.options.bucket,
+            &requests,
+        )?;
         scored
             .into_iter()
-            .map(|(score, candidate)| self.located(score, candidate))
+            .zip(timelines)
+            .map(|((score, candidate), timeline)| self.hint(score, candidate, &timeline))
             .collect()
     }
 
-    /// A scored candidate with its first event, onset and example.
-    fn located(&self, score: f64, candidate: Candidate) -> Result<Hint, PostmortemError> {
+    /// A scored candidate located on its timeline.
+    fn hint(
+        &self,
+        score: f64,
+        candidate: Candidate,
+        timeline: &Timeline,
+    ) -> Result<Hint, PostmortemError> {
         let counts = self.counts(candidate.foreground, candidate.baseline);
-        let timeline = self.reader.timeline(
-            &SearchRequest {
-                query: candidate.query.clone(),
-                filters: candidate.filters.clone(),
-                since: Some(self.baseline.since),
-                until: Some(self.foreground.until),
-                ..SearchRequest::default()
-            },
-            self.options.bucket,
-            self.foreground.since,
-        )?;
         // A surge: more in one bucket than in any bucket of the baseline.
         let busiest = timeline.before.iter().map(|(_, count)| *count).max();
         let threshold = surge_threshold(busiest.unwrap_or(0));
@@ -522,19 +537,16 @@ impl Study<'_> {
         let onset_bucket = timeline
             .after
             .iter()
-            .position(|bucket| bucket.count >= threshold);
+            .enumerate()
+            .find(|(_, bucket)| bucket.count >= threshold);
         let first = first_bucket
-            .map(|bucket| self.reader.first_in(&timeline, bucket))
+            .map(|bucket| self.reader.first_in(timeline, bucket))
             .transpose()?
             .map(|hit| hit.event);
         let example = match onset_bucket {
             None => None,
-            Some(0) => first.clone(),
-            Some(index) => Some(
-                self.reader
-                    .first_in(&timeline, &timeline.after[index])?
-                    .event,
-            ),
+            Some((0, _)) => first.clone(),
+            Some((_, bucket)) => Some(self.reader.first_in(timeline, bucket)?.event),
         };
         let onset = example.as_ref().map(Event::time);
         let strong = counts.foreground >= self.options.min_count
@@ -754,7 +766,7 @@ impl Study<'_> {
                 &variants,
             )?
         };
-        let mut hints = Vec::new();
+        let mut scored = Vec::new();
         for (((host, service), mut filters), (foreground, baseline)) in pairs
             .into_iter()
             .zip(variants)
@@ -774,9 +786,9 @@ impl Study<'_> {
                 foreground,
                 baseline,
             };
-            let score = self.score(foreground, baseline);
-            hints.push(self.located(score, candidate)?);
+            scored.push((self.score(foreground, baseline), candidate));
         }
+        let mut hints = self.located(scored)?;
         hints.sort_by_key(|hint| hint.first_seen);
         Ok(hints)
     }
