@@ -510,6 +510,30 @@ fn incidents_reach_receivers_unless_silenced_or_inhibited() {
     assert!(shown.contains("failed: HTTP 500"), "{shown}");
     let shown = json_lines(&setup.firewatch(&["incidents", "show", api_errors, "--json"]));
     assert_eq!(shown[0]["silenced_by"], silence.as_str());
+    // `incidents list` says which incidents the silence covers.
+    let listed = json_lines(&setup.firewatch(&["incidents", "list", "--json"]));
+    for incident in &listed {
+        let expected = if incident["key"].as_str().unwrap().starts_with("api-errors/") {
+            serde_json::json!(silence)
+        } else {
+            serde_json::Value::Null
+        };
+        assert_eq!(incident["silenced_by"], expected, "{incident}");
+    }
+    let table = String::from_utf8(setup.firewatch(&["incidents", "list"]).stdout).unwrap();
+    let row = |id: &str| {
+        table
+            .lines()
+            .find(|line| line.starts_with(id))
+            .unwrap_or_else(|| panic!("{id} not listed:\n{table}"))
+            .to_owned()
+    };
+    assert!(
+        table.lines().next().unwrap().contains("SILENCED BY"),
+        "{table}"
+    );
+    assert!(row(api_errors).contains(&silence), "{table}");
+    assert!(!row(db_down).contains(&silence), "{table}");
     let listed = shown[0]["deliveries"].as_array().unwrap();
     assert!(!listed.is_empty());
     assert!(

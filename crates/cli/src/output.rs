@@ -177,6 +177,17 @@ pub fn write_event_rows(
 
 /// Incidents as aligned columns.
 pub fn write_incident_table(out: &mut impl Write, incidents: &[Incident]) -> anyhow::Result<()> {
+    write_incident_table_silenced(out, incidents, &HashMap::new())
+}
+
+/// [`write_incident_table`] with the silence that covers each incident in
+/// `silenced` (by incident id) in a column before the title, shown only
+/// when there is one.
+pub fn write_incident_table_silenced(
+    out: &mut impl Write,
+    incidents: &[Incident],
+    silenced: &HashMap<IncidentId, String>,
+) -> anyhow::Result<()> {
     if incidents.is_empty() {
         writeln!(out, "no incidents")?;
         return Ok(());
@@ -187,21 +198,35 @@ pub fn write_incident_table(out: &mut impl Write, incidents: &[Incident]) -> any
         .max()
         .unwrap_or(3)
         .clamp(3, 60);
+    let silence_column = |text: &str| {
+        if silenced.is_empty() {
+            String::new()
+        } else {
+            format!("{text:16}  ")
+        }
+    };
     writeln!(
         out,
-        "{:16}  {:8}  {:8}  {:key_width$}  {:>6}  {:24}  TITLE",
-        "ID", "SEVERITY", "STATE", "KEY", "COUNT", "FIRST SEEN"
+        "{:16}  {:8}  {:8}  {:key_width$}  {:>6}  {:24}  {}TITLE",
+        "ID",
+        "SEVERITY",
+        "STATE",
+        "KEY",
+        "COUNT",
+        "FIRST SEEN",
+        silence_column("SILENCED BY"),
     )?;
     for incident in incidents {
         writeln!(
             out,
-            "{:16}  {:8}  {:8}  {:key_width$}  {:>6}  {:24}  {}",
+            "{:16}  {:8}  {:8}  {:key_width$}  {:>6}  {:24}  {}{}",
             incident.id.to_string(),
             incident.severity,
             incident.state,
             incident.key,
             incident.count,
             short_time(incident.first_seen),
+            silence_column(silenced.get(&incident.id).map_or("-", String::as_str)),
             incident.title,
         )?;
     }

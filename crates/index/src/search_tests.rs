@@ -47,6 +47,17 @@ fn request(query: &str) -> SearchRequest {
     }
 }
 
+/// A deterministic pseudo-random source (xorshift): `next(n)` is below `n`.
+fn scatter(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut state = seed;
+    move |below| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % below
+    }
+}
+
 #[test]
 fn count_by_gives_exact_top_values_across_days_and_types() {
     let dir = TempDir::new().unwrap();
@@ -204,13 +215,7 @@ fn counts_and_histogram_agree_with_a_naive_count_of_the_events() {
     let dir = TempDir::new().unwrap();
     // A deterministic scatter over two days, written in two commits (two
     // segments per day), some events without host or status.
-    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = |below: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % below
-    };
+    let mut next = scatter(0x2545_f491_4f6c_dd1d);
     let start = at("2026-11-25T22:00:00Z");
     let mut events = Vec::new();
     for id in 1..=600 {
@@ -294,13 +299,7 @@ fn a_timeline_agrees_with_histograms_and_searches_on_either_side_of_the_split() 
     let dir = TempDir::new().unwrap();
     // Whole minutes over two hours across midnight, so that events share
     // a time and the first of a bucket is decided by line, then id.
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = |below: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % below
-    };
+    let mut next = scatter(0x9e37_79b9_7f4a_7c15);
     let start = at("2026-11-25T23:00:00Z");
     let events: Vec<Event> = (1..=500)
         .map(|id| {

@@ -1,5 +1,6 @@
 //! `firewatch incidents list|show`
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +14,7 @@ use firewatch_postmortem::ExplainOptions;
 use crate::DataDirArg;
 use crate::output::{
     event_json, short_time, template_texts, write_delivery_table, write_event_table,
-    write_explanation, write_incident_detail, write_incident_table, write_json_line,
+    write_explanation, write_incident_detail, write_incident_table_silenced, write_json_line,
 };
 
 /// `firewatch incidents ...`
@@ -193,18 +194,28 @@ fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
-    let reader = IndexReader::open(&args.data_dir.resolve())?;
+    let data_dir = args.data_dir.resolve();
+    let reader = IndexReader::open(&data_dir)?;
     let mut incidents = reader.incidents()?;
     if let Some(state) = &args.state {
         incidents.retain(|incident| incident.state.as_str() == state);
     }
+    let silenced: HashMap<IncidentId, String> = silences_of(&data_dir, &incidents)?
+        .into_iter()
+        .map(|(incident, silence)| (incident, silence.id))
+        .collect();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
         for incident in &incidents {
-            write_json_line(&mut out, incident)?;
+            let mut line = serde_json::to_value(incident)?;
+            if let Some(object) = line.as_object_mut() {
+                let silence = silenced.get(&incident.id).map(String::as_str);
+                object.insert("silenced_by".into(), silence.into());
+            }
+            write_json_line(&mut out, &line)?;
         }
     } else {
-        write_incident_table(&mut out, &incidents)?;
+        write_incident_table_silenced(&mut out, &incidents, &silenced)?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
@@ -219,7 +230,7 @@ fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let matching = matching_events(&reader, &incident)?;
     let context_events = surrounding_logs(&reader, &incident, &matching, context, args.limit)?;
     let deliveries = firewatch_notify::read_deliveries(&data_dir, Some(incident.id))?;
-    let silence = active_silence(&data_dir, &incident)?;
+    let silence = silences_of(&data_dir, std::slice::from_ref(&incident))?.remove(&incident.id);
 
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
@@ -273,16 +284,24 @@ fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The silence that holds back the incident's notifications now, if any.
-fn active_silence(
+/// The active silence covering each of `incidents` that one covers, by
+/// incident id.
+fn silences_of(
     data_dir: &std::path::Path,
-    incident: &Incident,
-) -> anyhow::Result<Option<firewatch_notify::Silence>> {
-    let labels = firewatch_notify::incident_labels(incident);
+    incidents: &[Incident],
+) -> anyhow::Result<HashMap<IncidentId, firewatch_notify::Silence>> {
+    let silences = firewatch_notify::SilenceStore::new(data_dir).load()?;
     let now = jiff::Timestamp::now();
-    Ok(firewatch_notify::SilenceStore::new(data_dir)
-        .load()?
-        .into_iter()
-        .find(|silence| silence.silences(&labels, now)))
+    Ok(incidents
+        .iter()
+        .filter_map(|incident| {
+            let labels = firewatch_notify::incident_labels(incident);
+            silences
+                .iter()
+                .find(|silence| silence.silences(&labels, now))
+                .map(|silence| (incident.id, silence.clone()))
+        })
+        .collect())
 }
 
 /// The events that made the incident fire, then those tagged with it.
