@@ -429,6 +429,14 @@ impl IncidentBook {
                             .open
                             .and_then(|slot| self.store.incident(slot))
                             .cloned(),
+                        recent: group
+                            .recent
+                            .and_then(|(slot, id)| {
+                                self.store.incident(slot).filter(|incident| {
+                                    incident.id == id && incident.state == IncidentState::Resolved
+                                })
+                            })
+                            .cloned(),
                     })
                     .collect(),
             })
@@ -456,7 +464,13 @@ impl IncidentBook {
             if definition(rule) != saved.definition {
                 continue;
             }
-            for GroupSnapshot { key, state, open } in saved.groups {
+            for GroupSnapshot {
+                key,
+                state,
+                open,
+                recent,
+            } in saved.groups
+            {
                 if !fits(&rule.kind, &state)
                     || groups.contains_key(key.as_str())
                     || (rule.kind.remembers_groups() && groups.len() >= MAX_REMEMBERED_GROUPS)
@@ -469,10 +483,18 @@ impl IncidentBook {
                         let quiet = rule.lifecycle.quiet_period(&incident, rule.resolve_after);
                         self.store.adopt(incident, quiet)
                     });
+                let recent = recent
+                    .filter(|incident| {
+                        incident.state == IncidentState::Resolved && rule.lifecycle.flap.is_some()
+                    })
+                    .map(|incident| {
+                        let id = incident.id;
+                        (self.store.adopt_resolved(incident, rule.resolve_after), id)
+                    });
                 let group = groups.entry(key.as_str().into()).or_insert(Group {
                     state,
                     open,
-                    recent: None,
+                    recent,
                     armed: Timestamp::MAX,
                 });
                 arm(
@@ -1020,6 +1042,19 @@ impl IncidentStore {
         tracked.incident.record(at, Change::Resolved);
         render_description(&mut tracked.incident, rule);
         self.mark_changed(slot);
+        self.remember_resolved(slot);
+    }
+
+    /// Keeps a resolved incident restored after a restart, as not changed.
+    fn adopt_resolved(&mut self, incident: Incident, resolve_after: SignedDuration) -> usize {
+        let slot = self.adopt(incident, resolve_after);
+        self.remember_resolved(slot);
+        slot
+    }
+
+    /// Counts the resolved incident in `slot` among those remembered,
+    /// forgetting the oldest beyond the cap.
+    fn remember_resolved(&mut self, slot: usize) {
         self.resolved.push_back(slot);
         while self.resolved.len() > MAX_RESOLVED_INCIDENTS {
             let Some(oldest) = self.resolved.pop_front() else {

@@ -14,11 +14,13 @@
 //!   reordered between runs), every group: its incident key, what its rule
 //!   type remembers (window, counts, steps, known values, ...) and its open
 //!   incident in full, so that a match after the restart updates the same
-//!   incident (same id) instead of opening another;
+//!   incident (same id) instead of opening another; for rules with `flap`,
+//!   also the resolved incident a refire would still reopen, so that a
+//!   flapping incident stays one incident across a restart;
 //! - per source, the latest event time it showed, and the watermark.
 //!
-//! Resolved incidents are not kept: they are stored in the index already
-//! and can no longer change. The deadline heap is not kept either: it is
+//! Other resolved incidents are not kept: they are stored in the index
+//! already and can no longer change. The deadline heap is not kept either: it is
 //! rebuilt from the groups. The size is what the detector's caps already
 //! bound (see [`crate::limits`]).
 //!
@@ -50,8 +52,9 @@
 //! description, a `flapping` mark and a history within version 1: what
 //! older builds wrote reads with no description, not flapping and an empty
 //! history, so the version did not change. A pending incident is kept
-//! like an open one, and still waits for `for` after the restart; the
-//! resolved incident a refire could reopen (`flap`) is not kept.
+//! like an open one, and still waits for `for` after the restart. The
+//! resolved incident a refire could reopen (`recent`) came later still:
+//! a state without it restores with nothing to reopen.
 
 use std::fmt::Write as _;
 
@@ -110,13 +113,16 @@ pub(crate) struct RuleState {
     pub groups: Vec<GroupSnapshot>,
 }
 
-/// One group: its key, its type's state and its open incident.
+/// One group: its key, its type's state, its open incident and the
+/// resolved one a refire would reopen.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct GroupSnapshot {
     pub key: String,
     pub state: GroupState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open: Option<Incident>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recent: Option<Incident>,
 }
 
 /// The latest event time a source showed.

@@ -4,10 +4,8 @@
 //! matches and the same incidents, field for field, as one that saw every
 //! event without a break. Each case takes some events out of order, and
 //! most split a window, a learning period or a pending `for` in two.
-//!
-//! `flap` is left out on purpose: reopening needs the resolved incident,
-//! which a restart does not keep (see the `snapshot` module), so a refire
-//! after a restart opens a new incident.
+//! With `flap`, the incident a refire reopens is kept too: a flapping
+//! incident stays one incident across a restart.
 
 #![allow(clippy::unwrap_used)]
 
@@ -133,6 +131,28 @@ fn cases() -> Vec<Case> {
                 fail(190, "b"),
             ],
             incidents: 4,
+        },
+        Case {
+            name: "flap",
+            rule: "id: r\ntitle: t\nseverity: low\nmatch: { any: [failed] }\ngroup_by: [host]\n\
+                   resolve_after: 1m\nflap: { count: 2, within: 10m }\n",
+            // Lines that match nothing move event time past each
+            // resolution, so that some restarts fall between a resolution
+            // and the refire that reopens it.
+            events: vec![
+                fail(0, "a"),
+                fail(20, "a"),
+                info(120, "a", "all good"),
+                info(100, "a", "all good"),
+                fail(150, "a"),
+                info(250, "a", "all good"),
+                fail(300, "a"),
+                fail(460, "a"),
+                info(1_200, "a", "all good"),
+                fail(2_000, "a"),
+            ],
+            // Reopened twice (flapping), then a new one once `within` passed.
+            incidents: 2,
         },
         Case {
             name: "threshold",
