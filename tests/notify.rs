@@ -3,7 +3,8 @@
 //! and JSON bodies, a receiver that fails once, one that refuses
 //! connections, one that never answers) and to a command; a silence made
 //! with `firewatch silence add` and the default inhibition rule suppress
-//! what they match, and every attempt lands in the deliveries file.
+//! what they match, and every attempt lands in the deliveries file. A
+//! following run tells receivers again about an incident that stays open.
 
 #![allow(clippy::unwrap_used)]
 
@@ -569,4 +570,78 @@ fn incidents_reach_receivers_unless_silenced_or_inhibited() {
             .any(|body| body["alerts"][0]["labels"]["incident_id"] == sent.as_str()),
         "no notification about {sent}"
     );
+}
+
+#[test]
+fn an_incident_still_open_is_told_again_every_renotify_interval() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let rules = dir.path().join("rules.yml");
+    fs::write(&rules, RULES).unwrap();
+    fs::write(&log, "").unwrap();
+    let pipeline = dir.path().join("pipeline.toml");
+    fs::write(
+        &pipeline,
+        format!(
+            r#"data_dir = {data:?}
+[[sources]]
+name = "app"
+type = "file"
+paths = [{log:?}]
+format = "json"
+follow = true
+
+[rules]
+paths = [{rules:?}]
+
+[notify]
+renotify_interval = "1s"
+
+[[notify.receivers]]
+name = "hook"
+type = "json"
+url = "{url}"
+"#,
+            data = dir.path().join("data").display().to_string(),
+            log = log.display().to_string(),
+            rules = rules.display().to_string(),
+            url = server.url("/renotify"),
+        ),
+    )
+    .unwrap();
+    let mut child = firewatch()
+        .arg("run")
+        .arg(&pipeline)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    fs::write(&log, line("10:00:00", "db-01", "postgres", "database down")).unwrap();
+
+    // Fired, then told again while it stays open (resolve_after is 10m of
+    // event time, and no later line moves event time on).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let reasons = loop {
+        let reasons: Vec<String> = server
+            .bodies("/renotify")
+            .iter()
+            .map(|body| body["reason"].as_str().unwrap().to_owned())
+            .collect();
+        if reasons.len() >= 3 || std::time::Instant::now() > deadline {
+            break reasons;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(reasons.len() >= 3, "{reasons:?}");
+    assert_eq!(
+        reasons[..3],
+        ["fired", "renotify", "renotify"],
+        "{reasons:?}"
+    );
+    let bodies = server.bodies("/renotify");
+    let ids: Vec<&Value> = bodies.iter().map(|body| &body["incident"]["id"]).collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
 }
