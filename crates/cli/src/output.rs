@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
 
-use firewatch_event::{Event, EventId, Incident, IncidentId, TemplateId, Timestamp};
+use firewatch_event::{Event, EventId, Incident, IncidentId, TemplateId};
 use firewatch_index::{Highlighter, IndexReader};
 use serde_json::{Value, json};
 
@@ -81,10 +81,7 @@ pub fn write_json_line(out: &mut impl Write, value: &impl serde::Serialize) -> a
     Ok(())
 }
 
-/// Time as people read it in a table: UTC, to the millisecond.
-pub fn short_time(time: Timestamp) -> String {
-    time.strftime("%Y-%m-%d %H:%M:%S%.3fZ").to_string()
-}
+pub use firewatch_event::short_time;
 
 /// Events as aligned columns: time, host, service, level, message.
 pub fn write_event_table(out: &mut impl Write, events: &[&Event]) -> anyhow::Result<()> {
@@ -308,17 +305,7 @@ pub fn write_explanation(
     out: &mut impl Write,
     explanation: &firewatch_postmortem::Explanation,
 ) -> anyhow::Result<()> {
-    use firewatch_postmortem::{Example, Hint, Window};
-    let line = |example: &Example| {
-        format!(
-            "{}  {}  {}  {}  {}",
-            short_time(example.time),
-            example.host.as_deref().unwrap_or("-"),
-            example.service.as_deref().unwrap_or(&example.source),
-            example.level,
-            example.message
-        )
-    };
+    use firewatch_postmortem::{Hint, Window};
     let window = |out: &mut dyn Write, name: &str, window: &Window| -> io::Result<()> {
         writeln!(
             out,
@@ -348,7 +335,7 @@ pub fn write_explanation(
         writeln!(out, "  nothing stood out")?;
     }
     for finding in &explanation.ranked {
-        writeln!(out, "{:>3}. {}", finding.rank, line(&finding.example))?;
+        writeln!(out, "{:>3}. {}", finding.rank, finding.example)?;
         writeln!(out, "     event {}", finding.example.event_id)?;
         for hint in &finding.evidence {
             let mark = if hint.strong { '+' } else { '-' };
@@ -374,7 +361,7 @@ pub fn write_explanation(
             let mark = if hint.strong { '+' } else { '-' };
             writeln!(out, "  {mark} {}: {}", hint.subject, hint.evidence())?;
             if let Some(example) = &hint.first_event {
-                writeln!(out, "      {}  {}", example.event_id, line(example))?;
+                writeln!(out, "      {}  {example}", example.event_id)?;
             }
         }
     }

@@ -31,6 +31,7 @@ mod id;
 mod incident;
 mod level;
 mod template_id;
+mod time;
 
 pub use batch::{Batch, Checkpoint, Position, RawRecord};
 pub use delivery::{DELIVERIES_FILE, Delivery, DeliveryOutcome, NotifyReason};
@@ -42,6 +43,7 @@ pub use incident::{
 };
 pub use level::Level;
 pub use template_id::TemplateId;
+pub use time::short_time;
 
 /// An instant in UTC, as used for event time and receive time.
 pub use jiff::Timestamp;

@@ -39,7 +39,9 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use firewatch_event::{Event, EventId, Incident, IncidentId, Level, TemplateId, Timestamp};
+use firewatch_event::{
+    Event, EventId, Incident, IncidentId, Level, TemplateId, Timestamp, short_time,
+};
 use firewatch_index::{IndexReader, SearchRequest, Timeline, message_words};
 use jiff::SignedDuration;
 use serde::Serialize;
@@ -163,6 +165,22 @@ impl Example {
     }
 }
 
+/// One line, as excerpts show it: time, host, service (or source), level,
+/// message.
+impl std::fmt::Display for Example {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            out,
+            "{}  {}  {}  {}  {}",
+            short_time(self.time),
+            self.host.as_deref().unwrap_or("-"),
+            self.service.as_deref().unwrap_or(&self.source),
+            self.level,
+            self.message
+        )
+    }
+}
+
 /// What a hint is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -242,11 +260,6 @@ impl Hint {
             self.score
         )
     }
-}
-
-/// Time as a person reads it: UTC, to the millisecond.
-pub fn short_time(time: Timestamp) -> String {
-    time.strftime("%Y-%m-%d %H:%M:%S%.3fZ").to_string()
 }
 
 /// One finding of the ranked list: the hints that point at one event.

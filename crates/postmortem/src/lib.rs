@@ -45,6 +45,5 @@ pub mod score;
 pub use error::PostmortemError;
 pub use explain::{
     Counts, Example, ExplainOptions, Explanation, Hint, HintKind, RankedHint, Window, explain,
-    short_time,
 };
 pub use report::{Report, TimelineEntry, TimelineKind, report};

@@ -10,12 +10,14 @@
 
 use std::fmt::Write as _;
 
-use firewatch_event::{Change, Delivery, Incident, IncidentId, IncidentState, Severity, Timestamp};
+use firewatch_event::{
+    Change, Delivery, Incident, IncidentId, IncidentState, Severity, Timestamp, short_time,
+};
 use firewatch_index::{IndexReader, SearchRequest};
 use serde::Serialize;
 
 use crate::PostmortemError;
-use crate::explain::{Example, ExplainOptions, RankedHint, explain, first_event_of, short_time};
+use crate::explain::{Example, ExplainOptions, RankedHint, explain, first_event_of};
 
 /// What a timeline entry records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -302,16 +304,9 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
-/// A log line as the excerpts show it.
+/// A log line as the excerpts show it, safe inside a code block.
 fn excerpt_line(example: &Example) -> String {
-    format!(
-        "{}  {}  {}  {}  {}",
-        short_time(example.time),
-        example.host.as_deref().unwrap_or("-"),
-        example.service.as_deref().unwrap_or(&example.source),
-        example.level,
-        example.message.replace("```", "'''")
-    )
+    example.to_string().replace("```", "'''")
 }
 
 fn human_duration(seconds: i64) -> String {
