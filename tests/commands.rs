@@ -9,7 +9,7 @@ use std::fs;
 use std::io::Write;
 use std::process::Stdio;
 
-use common::{firewatch, json_lines, loghub, success};
+use common::{firewatch, json_lines, loghub, stdout_of, success};
 
 #[test]
 fn parse_gives_one_event_per_loghub_line() {
@@ -355,10 +355,11 @@ fn rules_test_covers_every_rule_type_and_lifecycle_feature() {
             "{name}"
         );
     }
-    let lint = success(firewatch().args(["rules", "lint", "fixtures/rule-types"]));
-    assert_eq!(String::from_utf8(lint.stdout).unwrap(), "ok: 12 rules\n");
-    let tests = success(firewatch().args(["rules", "test", "fixtures/rule-types"]));
-    let stdout = String::from_utf8(tests.stdout).unwrap();
+    assert_eq!(
+        stdout_of(&["rules", "lint", "fixtures/rule-types"]),
+        "ok: 12 rules\n"
+    );
+    let stdout = stdout_of(&["rules", "test", "fixtures/rule-types"]);
     assert!(
         stdout.ends_with("30 tests in 10 files: 30 passed, 0 failed\n"),
         "{stdout}"

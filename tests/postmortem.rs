@@ -11,7 +11,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{firewatch, json_lines, root, success};
+use common::{firewatch, histogram_buckets, json_lines, root, success};
 use serde_json::Value;
 
 /// Runs a pipeline into a fresh data dir.
@@ -412,15 +412,7 @@ fn multiday_explain_context_histogram_and_days_agree_with_the_files() {
             "--json",
         ],
     );
-    let buckets: Vec<(String, u64)> = json_lines(&output)
-        .iter()
-        .map(|bucket| {
-            (
-                bucket["start"].as_str().unwrap().to_owned(),
-                bucket["count"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let buckets = histogram_buckets(&output);
     let mut expected: BTreeMap<String, u64> = BTreeMap::new();
     for day in 5..=7 {
         for hour in 0..24 {
@@ -438,18 +430,13 @@ fn multiday_explain_context_histogram_and_days_agree_with_the_files() {
     assert_eq!(buckets, expected.into_iter().collect::<Vec<_>>());
 
     // Every event per day, in day buckets, against the files.
-    let all_days = json_lines(&run(
+    let all_days = histogram_buckets(&run(
         data.path(),
         &["search", "*", "--histogram", "1d", "--json"],
     ));
     let counted: BTreeMap<String, u64> = all_days
-        .iter()
-        .map(|bucket| {
-            (
-                bucket["start"].as_str().unwrap()[..10].to_owned(),
-                bucket["count"].as_u64().unwrap(),
-            )
-        })
+        .into_iter()
+        .map(|(start, count)| (start[..10].to_owned(), count))
         .collect();
     assert_eq!(counted, per_day);
 

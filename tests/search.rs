@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{firewatch, json_lines, root, success};
+use common::{firewatch, histogram_buckets, json_lines, root, success};
 use serde_json::Value;
 
 /// Runs the quickstart into a fresh data dir.
@@ -56,15 +56,7 @@ fn histogram_counts_equal_a_count_of_the_file() {
             "--json",
         ],
     );
-    let buckets: Vec<(String, u64)> = json_lines(&output)
-        .iter()
-        .map(|bucket| {
-            (
-                bucket["start"].as_str().unwrap().to_owned(),
-                bucket["count"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let buckets = histogram_buckets(&output);
 
     // Every minute of the hour, zero unless the file says otherwise.
     let mut expected: BTreeMap<String, u64> = (30..90)

@@ -3,14 +3,15 @@
 
 mod common;
 
-use common::{firewatch, success};
+use common::{firewatch, stdout_of, success};
 
 #[test]
 fn the_sigma_pack_lints_and_passes_its_tests() {
-    let lint = success(firewatch().args(["rules", "lint", "pipelines/sigma"]));
-    assert_eq!(String::from_utf8_lossy(&lint.stdout).trim(), "ok: 3 rules");
-    let tests = success(firewatch().args(["rules", "test", "pipelines/sigma"]));
-    let stdout = String::from_utf8(tests.stdout).unwrap();
+    assert_eq!(
+        stdout_of(&["rules", "lint", "pipelines/sigma"]).trim(),
+        "ok: 3 rules"
+    );
+    let stdout = stdout_of(&["rules", "test", "pipelines/sigma"]);
     assert!(
         stdout.contains("6 tests in 3 files: 6 passed, 0 failed"),
         "{stdout}"

@@ -75,3 +75,21 @@ pub fn indexed_events(data_dir: &Path) -> Vec<firewatch_event::Event> {
         .map(|hit| hit.event)
         .collect()
 }
+
+/// The standard output of `firewatch ARGS`, which must succeed.
+pub fn stdout_of(args: &[&str]) -> String {
+    String::from_utf8(success(firewatch().args(args)).stdout).unwrap()
+}
+
+/// `(start, count)` of each bucket `search --histogram ... --json` printed.
+pub fn histogram_buckets(output: &Output) -> Vec<(String, u64)> {
+    json_lines(output)
+        .iter()
+        .map(|bucket| {
+            (
+                bucket["start"].as_str().unwrap().to_owned(),
+                bucket["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
