@@ -56,6 +56,28 @@ pub enum IndexError {
         /// The index directory.
         path: PathBuf,
     },
+    /// A data directory holds indexes in a format this version of firewatch
+    /// does not read (see the `format` module).
+    #[error(
+        "the data directory {} holds indexes in index format {found}, and this version reads format {current}: move it away or use another --data-dir",
+        path.display()
+    )]
+    IncompatibleDataDir {
+        /// The data directory.
+        path: PathBuf,
+        /// The format of its indexes (1 when it has no format mark).
+        found: u32,
+        /// The format this version reads and writes.
+        current: u32,
+    },
+    /// The format mark of a data directory is not a number.
+    #[error("unreadable format mark {}: {text:?} is not a format number", path.display())]
+    BadFormatMark {
+        /// The mark's file.
+        path: PathBuf,
+        /// The start of what it holds.
+        text: String,
+    },
     /// A commit payload could not be read: the index was not written by firewatch or is damaged.
     #[error("unreadable commit payload in {}: {reason}", path.display())]
     BadPayload {

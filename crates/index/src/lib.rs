@@ -69,6 +69,7 @@ mod context;
 mod day;
 mod error;
 mod event_document;
+mod format;
 mod highlight;
 mod id_set;
 mod incident_document;

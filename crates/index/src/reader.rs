@@ -20,6 +20,7 @@ use crate::IndexError;
 use crate::commit::CommitPayload;
 use crate::day::{day_name, days_overlapping, list_days};
 use crate::event_document::LogsSchema;
+use crate::format;
 use crate::id_set::one_event_id;
 use crate::incident_document::IncidentsSchema;
 use crate::order::{EventTimeOrder, Order};
@@ -125,6 +126,7 @@ impl IndexReader {
                 path: data_dir.to_owned(),
             });
         }
+        format::check(data_dir)?;
         let incidents_schema = IncidentsSchema::new();
         let incidents = open_for_search(data_dir, &incidents_path, &incidents_schema.schema)?;
         let logs = LogsSchema::new();

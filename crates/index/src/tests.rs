@@ -768,6 +768,30 @@ fn a_reader_on_a_missing_data_dir_says_what_to_do() {
 }
 
 #[test]
+fn indexes_of_an_earlier_format_are_refused_by_writer_and_reader() {
+    let dir = TempDir::new().unwrap();
+    write_all(dir.path(), &[event(1, "2026-11-26T10:00:00Z", "hello")]);
+    assert_eq!(
+        search(&IndexReader::open(dir.path()).unwrap(), "hello"),
+        [1]
+    );
+
+    // What a version before format marks left behind.
+    std::fs::remove_file(dir.path().join("format")).unwrap();
+    let expected = format!(
+        "the data directory {} holds indexes in index format 1, and this version reads \
+         format 2: move it away or use another --data-dir",
+        dir.path().display()
+    );
+    let refused = IndexWriter::open(dir.path(), IndexConfig::default())
+        .err()
+        .unwrap();
+    assert_eq!(refused.to_string(), expected);
+    let refused = IndexReader::open(dir.path()).err().unwrap();
+    assert_eq!(refused.to_string(), expected);
+}
+
+#[test]
 fn bad_queries_and_filters_are_named_in_the_error() {
     let dir = TempDir::new().unwrap();
     write_all(dir.path(), &[event(1, "2026-11-26T10:00:00Z", "one")]);

@@ -23,6 +23,7 @@ use crate::IndexError;
 use crate::commit::{CommitPayload, IncidentsPayload, Recovery, ResumePlan, reaches};
 use crate::day::{day_name, day_of, list_days};
 use crate::event_document::LogsSchema;
+use crate::format;
 use crate::id_set::EventIdSet;
 use crate::incident_document::IncidentsSchema;
 use crate::time::index_instant;
@@ -338,6 +339,7 @@ impl IndexWriter {
     /// every writer thread tantivy's minimum.
     pub fn open(data_dir: &Path, config: IndexConfig) -> Result<Self, IndexError> {
         let day_options = config.day_writer_options()?;
+        format::mark_or_check(data_dir)?;
         let logs_dir = data_dir.join(LOGS_DIR);
         std::fs::create_dir_all(&logs_dir).map_err(|error| IndexError::io(&logs_dir, error))?;
         let tokenizers = tokenizer_manager();
