@@ -13,7 +13,7 @@
 //! | format | what changed |
 //! |---|---|
 //! | 1 (no mark) | FST term dictionaries |
-//! | 2 | SSTable term dictionaries: cheaper to build, smaller on disk |
+//! | 2 | SSTable term dictionaries and dictionary columns with uncompressed blocks: cheaper to build, and a lookup decompresses nothing |
 
 use std::path::Path;
 
