@@ -29,7 +29,8 @@ const FORMAT_FILE: &str = "format";
 /// Checks that the indexes in `data_dir` are in the current format; marks
 /// the directory (creating it) when it holds no index yet.
 pub(crate) fn mark_or_check(data_dir: &Path) -> Result<(), IndexError> {
-    if read_mark(data_dir)?.is_none() && !holds_indexes(data_dir) {
+    let mark = read_mark(data_dir)?;
+    if mark.is_none() && !holds_indexes(data_dir) {
         std::fs::create_dir_all(data_dir).map_err(|error| IndexError::io(data_dir, error))?;
         let path = data_dir.join(FORMAT_FILE);
         let partial = data_dir.join(format!("{FORMAT_FILE}.partial"));
@@ -38,12 +39,17 @@ pub(crate) fn mark_or_check(data_dir: &Path) -> Result<(), IndexError> {
             .map_err(|error| IndexError::io(&path, error))?;
         return Ok(());
     }
-    check(data_dir)
+    accept(data_dir, mark)
 }
 
 /// Checks that the indexes in `data_dir` are in the current format.
 pub(crate) fn check(data_dir: &Path) -> Result<(), IndexError> {
-    match read_mark(data_dir)? {
+    accept(data_dir, read_mark(data_dir)?)
+}
+
+/// Accepts the mark `mark` of `data_dir` if it names the current format.
+fn accept(data_dir: &Path, mark: Option<u32>) -> Result<(), IndexError> {
+    match mark {
         Some(CURRENT_FORMAT) => Ok(()),
         found => Err(IndexError::IncompatibleDataDir {
             path: data_dir.to_owned(),
