@@ -92,16 +92,22 @@ impl External {
         scratch_dir: &Path,
         mut prepare: impl FnMut() -> anyhow::Result<()>,
     ) -> anyhow::Result<(Timing, Finished)> {
-        let mut last = None;
+        let mut timed = self.timed_runs(scratch_dir);
         let timing = median_of(runs, || {
             prepare()?;
-            let finished = self.run(scratch_dir)?;
-            let elapsed = finished.elapsed;
-            last = Some(finished);
-            Ok(elapsed)
+            timed.once()
         })?;
-        let last = last.context("no run was made")?;
-        Ok((timing, last))
+        Ok((timing, timed.last()?))
+    }
+
+    /// Runs of this command one at a time, for taking turns with others
+    /// (see [`crate::report::medians_in_turn`]).
+    pub fn timed_runs<'a>(&'a self, scratch_dir: &'a Path) -> TimedRuns<'a> {
+        TimedRuns {
+            command: self,
+            scratch_dir,
+            last: None,
+        }
     }
 
     /// Runs the command to its end; fails when it cannot start or exits
@@ -165,6 +171,29 @@ impl External {
             peak_rss_bytes,
             stdout: output.stdout,
         })
+    }
+}
+
+/// Runs of one [`External`], keeping the last one's output.
+#[derive(Debug)]
+pub struct TimedRuns<'a> {
+    command: &'a External,
+    scratch_dir: &'a Path,
+    last: Option<Finished>,
+}
+
+impl TimedRuns<'_> {
+    /// Runs the command once and returns how long it took.
+    pub fn once(&mut self) -> anyhow::Result<Duration> {
+        let finished = self.command.run(self.scratch_dir)?;
+        let elapsed = finished.elapsed;
+        self.last = Some(finished);
+        Ok(elapsed)
+    }
+
+    /// The last run, once there has been one.
+    pub fn last(self) -> anyhow::Result<Finished> {
+        self.last.context("no run was made")
     }
 }
 

@@ -24,16 +24,32 @@ pub fn median_of(
     runs: usize,
     mut once: impl FnMut() -> anyhow::Result<Duration>,
 ) -> anyhow::Result<Timing> {
+    let [timing] = medians_in_turn(runs, [&mut once])?;
+    Ok(timing)
+}
+
+/// Runs each contender once per round, in turn, for `runs` rounds (at least
+/// one), and gives each one's median. Taking turns spreads a drift in the
+/// machine's load over all contenders alike, instead of charging it to
+/// whichever ran last.
+pub fn medians_in_turn<const N: usize>(
+    runs: usize,
+    mut contenders: [&mut dyn FnMut() -> anyhow::Result<Duration>; N],
+) -> anyhow::Result<[Timing; N]> {
     let runs = runs.max(1);
-    let mut seconds = Vec::with_capacity(runs);
+    let mut seconds: [Vec<f64>; N] = std::array::from_fn(|_| Vec::with_capacity(runs));
     for _ in 0..runs {
-        seconds.push(once()?.as_secs_f64());
+        for (contender, figures) in contenders.iter_mut().zip(&mut seconds) {
+            figures.push(contender()?.as_secs_f64());
+        }
     }
-    seconds.sort_by(f64::total_cmp);
-    Ok(Timing {
-        seconds: median(&seconds),
-        runs,
-    })
+    Ok(seconds.map(|mut figures| {
+        figures.sort_by(f64::total_cmp);
+        Timing {
+            seconds: median(&figures),
+            runs,
+        }
+    }))
 }
 
 /// The median of sorted, non-empty figures.
@@ -98,10 +114,20 @@ impl Measurement {
         self
     }
 
-    /// Adds a short remark (match counts, index size...).
+    /// Adds a short remark (match counts, index size...) after any
+    /// remark made before.
     pub fn with_note(mut self, note: impl Into<String>) -> Self {
-        self.note = Some(note.into());
+        let note = note.into();
+        self.note = Some(match self.note.take() {
+            Some(before) => format!("{before}; {note}"),
+            None => note,
+        });
         self
+    }
+
+    /// What ran.
+    pub fn subject(&self) -> &str {
+        &self.subject
     }
 
     /// Records the command line behind this row and the peak memory of its
