@@ -1,10 +1,13 @@
 //! Notifications through the real binary: `firewatch run` over a small
 //! log sends to a real HTTP server started here (Alertmanager, PagerDuty
-//! and JSON bodies, a receiver that fails once, one that refuses
+//! and JSON bodies, a receiver that fails once, one that is busy once and
+//! asks to wait, one that refuses the request, one that refuses
 //! connections, one that never answers) and to a command; a silence made
 //! with `firewatch silence add` and the default inhibition rule suppress
 //! what they match, and every attempt lands in the deliveries file. A
-//! following run tells receivers again about an incident that stays open.
+//! restarted run still knows the incidents open before: they inhibit and
+//! escalate, and one that no receiver was told of fires then. A following
+//! run tells receivers again about an incident that stays open.
 
 #![allow(clippy::unwrap_used)]
 
@@ -28,8 +31,9 @@ struct Request {
 }
 
 /// A small HTTP/1.1 server on 127.0.0.1: it records every POST and answers
-/// 200, except 500 to the first request on `/flaky`, and nothing at all
-/// on `/hang` (it holds the connection open).
+/// 200, except 500 to the first request on `/flaky`, 429 with
+/// `Retry-After: 1` to the first on `/busy`, 400 to all on `/bad`, and
+/// nothing at all on `/hang` (it holds the connection open).
 struct Server {
     port: u16,
     requests: Arc<Mutex<Vec<Request>>>,
@@ -111,13 +115,15 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Request>>) {
             });
             first
         };
-        let status = if path == "/flaky" && first_on_path {
-            "500 Internal Server Error"
-        } else {
-            "200 OK"
+        let (status, headers) = match path.as_str() {
+            "/flaky" if first_on_path => ("500 Internal Server Error", ""),
+            "/busy" if first_on_path => ("429 Too Many Requests", "retry-after: 1\r\n"),
+            "/bad" => ("400 Bad Request", ""),
+            _ => ("200 OK", ""),
         };
-        let response =
-            format!("HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok");
+        let response = format!(
+            "HTTP/1.1 {status}\r\n{headers}content-length: 2\r\nconnection: keep-alive\r\n\r\nok"
+        );
         if stream.write_all(response.as_bytes()).is_err() {
             return;
         }
@@ -144,12 +150,18 @@ rules:
     match: { any: [api error] }
     group_by: [service, host]
     resolve_after: 10m
+    escalate: [{ count: 3, severity: high }]
 ";
 
 fn line(time: &str, host: &str, service: &str, message: &str) -> String {
     format!(
         "{{\"time\":\"2026-11-20T{time}Z\",\"host\":\"{host}\",\"service\":\"{service}\",\"level\":\"error\",\"message\":\"{message}\"}}\n"
     )
+}
+
+/// A line that names no host.
+fn hostless(time: &str, message: &str) -> String {
+    format!("{{\"time\":\"2026-11-20T{time}Z\",\"level\":\"error\",\"message\":\"{message}\"}}\n")
 }
 
 struct Setup {
@@ -159,19 +171,13 @@ struct Setup {
 }
 
 impl Setup {
-    fn new(server: &Server) -> Self {
+    /// A pipeline over `app.log` with these `[[notify.receivers]]`.
+    fn with_receivers(receivers: impl FnOnce(&Path) -> String) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("app.log");
         let rules = dir.path().join("rules.yml");
         fs::write(&rules, RULES).unwrap();
         fs::write(&log, "").unwrap();
-        // A port nothing listens on: connections are refused.
-        let refused = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let command_out = dir.path().join("command.jsonl");
         let pipeline = dir.path().join("pipeline.toml");
         fs::write(
             &pipeline,
@@ -191,7 +197,27 @@ attempts = 3
 retry_delay = "50ms"
 shutdown_timeout = "20s"
 
-[[notify.receivers]]
+{receivers}"#,
+                data = dir.path().join("data").display().to_string(),
+                log = log.display().to_string(),
+                rules = rules.display().to_string(),
+                receivers = receivers(dir.path()),
+            ),
+        )
+        .unwrap();
+        Setup { dir, log, pipeline }
+    }
+
+    fn new(server: &Server) -> Self {
+        // A port nothing listens on: connections are refused.
+        let refused = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Self::with_receivers(|dir| {
+            format!(
+                r#"[[notify.receivers]]
 name = "am"
 type = "alertmanager"
 url = "{am}"
@@ -214,6 +240,18 @@ url = "{flaky}"
 rules = ["db-down"]
 
 [[notify.receivers]]
+name = "busy"
+type = "json"
+url = "{busy}"
+rules = ["db-down"]
+
+[[notify.receivers]]
+name = "bad"
+type = "json"
+url = "{bad}"
+rules = ["db-down"]
+
+[[notify.receivers]]
 name = "refused"
 type = "json"
 url = "http://127.0.0.1:{refused}/x"
@@ -231,19 +269,16 @@ name = "script"
 type = "command"
 command = ["sh", "-c", "cat >> '{command_out}'; echo >> '{command_out}'"]
 "#,
-                data = dir.path().join("data").display().to_string(),
-                log = log.display().to_string(),
-                rules = rules.display().to_string(),
                 am = server.url("/am"),
                 pd = server.url("/pd"),
                 json = server.url("/json"),
                 flaky = server.url("/flaky"),
+                busy = server.url("/busy"),
+                bad = server.url("/bad"),
                 hang = server.url("/hang"),
-                command_out = command_out.display(),
-            ),
-        )
-        .unwrap();
-        Setup { dir, log, pipeline }
+                command_out = dir.join("command.jsonl").display(),
+            )
+        })
     }
 
     fn data_dir(&self) -> PathBuf {
@@ -442,6 +477,31 @@ fn incidents_reach_receivers_unless_silenced_or_inhibited() {
         flaky_error["error"].as_str().unwrap().contains("500"),
         "{flaky_error}"
     );
+    // 429 is tried again, after the second the receiver asked for rather
+    // than the 50ms of retry_delay.
+    assert_eq!(
+        of("busy"),
+        [
+            row("fired", 1, "failed"),
+            row("fired", 2, "delivered"),
+            row("resolved", 1, "delivered")
+        ]
+    );
+    let busy_at: Vec<jiff::Timestamp> = deliveries
+        .iter()
+        .filter(|delivery| delivery["receiver"] == "busy")
+        .map(|delivery| delivery["at"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let waited = busy_at[1].duration_since(busy_at[0]);
+    assert!(
+        waited >= jiff::SignedDuration::from_millis(900),
+        "retried after {waited:#}"
+    );
+    // 400 is not: the same request would be refused again.
+    assert_eq!(
+        of("bad"),
+        [row("fired", 1, "gaveup"), row("resolved", 1, "gaveup")]
+    );
     // Refused and never answered: three attempts each, then given up.
     for receiver in ["refused", "hang"] {
         assert_eq!(
@@ -570,6 +630,117 @@ fn incidents_reach_receivers_unless_silenced_or_inhibited() {
             .any(|body| body["alerts"][0]["labels"]["incident_id"] == sent.as_str()),
         "no notification about {sent}"
     );
+}
+
+#[test]
+fn a_restarted_run_still_knows_the_incidents_open_before() {
+    let server = Server::start();
+    let setup = Setup::with_receivers(|_| {
+        format!(
+            r#"[[notify.receivers]]
+name = "pd"
+type = "pagerduty"
+url = "{pd}"
+routing_key_env = "FIREWATCH_TEST_PD_KEY"
+"#,
+            pd = server.url("/pd"),
+        )
+    });
+    // Run 1 opens a critical incident on db-01, a medium one on web-01,
+    // and a critical one on no host at all.
+    setup.append(&[
+        line("10:00:00", "db-01", "postgres", "database down"),
+        line("10:00:10", "web-01", "api", "api error: upstream"),
+        hostless("10:00:20", "database down"),
+    ]);
+    let first = opened(&setup.run());
+    let triggered = |key: &str| -> Vec<Value> {
+        server
+            .bodies("/pd")
+            .into_iter()
+            .filter(|body| body["dedup_key"] == key)
+            .collect()
+    };
+    assert_eq!(triggered("db-down/db-01").len(), 1);
+    assert_eq!(triggered("api-errors/api/web-01").len(), 1);
+    let hostless_down = triggered("db-down/-");
+    assert_eq!(hostless_down.len(), 1);
+    // No host: the source says where it comes from, and no component.
+    assert_eq!(hostless_down[0]["payload"]["source"], "firewatch");
+    assert!(hostless_down[0]["payload"].get("component").is_none());
+
+    // Run 2 resumes: a lesser incident on db-01, which the critical one
+    // from run 1 inhibits; a lesser one on no host, which the critical
+    // one on no host does not ("no host" is not a host); and the web-01
+    // incident reaches its escalation step.
+    setup.append(&[
+        line("10:01:00", "db-01", "kernel", "disk slow"),
+        hostless("10:01:10", "disk slow"),
+        line("10:01:20", "web-01", "api", "api error: upstream"),
+        line("10:01:30", "web-01", "api", "api error: upstream"),
+    ]);
+    let second = opened(&setup.run());
+    let deliveries = setup.deliveries();
+    let disk_slow = &second["disk-slow/db-01"];
+    let suppressed = attempts(&deliveries, disk_slow);
+    assert_eq!(
+        suppressed,
+        [(
+            "pd".to_owned(),
+            "fired".to_owned(),
+            0,
+            "suppressed".to_owned()
+        )]
+    );
+    let by = deliveries
+        .iter()
+        .find(|delivery| delivery["incident"] == disk_slow.as_str())
+        .unwrap();
+    assert_eq!(by["by"], first["db-down/db-01"].as_str());
+    assert!(triggered("disk-slow/db-01").is_empty());
+    let hostless_slow = triggered("disk-slow/-");
+    assert_eq!(hostless_slow.len(), 1, "not inhibited");
+    assert_eq!(
+        hostless_slow[0]["payload"]["custom_details"]["reason"],
+        "fired"
+    );
+
+    // The escalation, the first change of the incident after the
+    // restart, is sent: PagerDuty hears the new severity.
+    let api = triggered("api-errors/api/web-01");
+    assert_eq!(api.len(), 2, "{api:#?}");
+    assert_eq!(api[0]["payload"]["severity"], "warning");
+    assert_eq!(api[1]["event_action"], "trigger");
+    assert_eq!(api[1]["payload"]["severity"], "error");
+    assert_eq!(api[1]["payload"]["custom_details"]["reason"], "escalated");
+    assert_eq!(api[1]["payload"]["custom_details"]["count"], 3);
+    // What was told before the restart is not told again.
+    assert_eq!(triggered("db-down/db-01").len(), 1);
+    assert_eq!(triggered("db-down/-").len(), 1);
+}
+
+#[test]
+fn an_incident_open_before_receivers_were_added_fires_once_they_are() {
+    let server = Server::start();
+    let setup = Setup::with_receivers(|_| String::new());
+    setup.append(&[line("10:00:00", "db-01", "postgres", "database down")]);
+    let first = opened(&setup.run());
+    assert!(server.bodies("/late").is_empty());
+    // The deliveries file has no record of it: the next run, with a
+    // receiver, tells of it once, though it changes no more.
+    let mut pipeline = fs::read_to_string(&setup.pipeline).unwrap();
+    pipeline.push_str(&format!(
+        "[[notify.receivers]]\nname = \"late\"\ntype = \"json\"\nurl = \"{}\"\n",
+        server.url("/late")
+    ));
+    fs::write(&setup.pipeline, pipeline).unwrap();
+    for _ in 0..2 {
+        setup.run();
+    }
+    let late = server.bodies("/late");
+    assert_eq!(late.len(), 1, "{late:#?}");
+    assert_eq!(late[0]["reason"], "fired");
+    assert_eq!(late[0]["incident"]["id"], first["db-down/db-01"].as_str());
 }
 
 #[test]

@@ -28,6 +28,9 @@ use crate::retry::RetryPolicy;
 pub const DEFAULT_ROUTING_KEY_ENV: &str = "FIREWATCH_PAGERDUTY_ROUTING_KEY";
 /// Where PagerDuty's Events API v2 takes events.
 pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+/// The shortest `renotify_interval`: open incidents are checked once a
+/// second, and receivers should not be flooded.
+const MIN_RENOTIFY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The `[notify]` table.
 #[derive(Debug, Default, Deserialize)]
@@ -218,6 +221,13 @@ impl NotifyConfig {
             .as_deref()
             .map(|text| duration("notify.renotify_interval", Some(text), Duration::ZERO))
             .transpose()?;
+        if let (Some(interval), Some(text)) = (renotify_interval, &self.renotify_interval)
+            && interval < MIN_RENOTIFY_INTERVAL
+        {
+            return Err(format!(
+                "notify.renotify_interval {text:?} is too short: it must be at least \"1s\""
+            ));
+        }
         let attempts = self.attempts.unwrap_or(RetryPolicy::default().attempts);
         if attempts == 0 {
             return Err("notify.attempts must be at least 1".into());
@@ -486,6 +496,17 @@ mod tests {
         }
         let error = plan(r#"{"notify": {"attempts": 0}}"#).unwrap_err();
         assert!(error.contains("attempts"), "{error}");
+        let error = plan(r#"{"notify": {"renotify_interval": "500ms"}}"#).unwrap_err();
+        assert!(
+            error.contains("notify.renotify_interval \"500ms\" is too short"),
+            "{error}"
+        );
+        let shortest = plan(
+            r#"{"notify": {"renotify_interval": "1s", "receivers": [{"name": "j", "type": "json", "url": "http://h/"}]}}"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(shortest.renotify_interval, Some(Duration::from_secs(1)));
         let error = plan(r#"{"notify": {"inhibit": [{"source": ["severity"]}]}}"#).unwrap_err();
         assert!(error.contains("notify.inhibit.source"), "{error}");
     }

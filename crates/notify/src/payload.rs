@@ -120,17 +120,20 @@ pub fn pagerduty(routing_key: &str, reason: NotifyReason, incident: &Incident) -
             "dedup_key": dedup_key,
         });
     }
-    json!({
-        "routing_key": routing_key,
-        "event_action": "trigger",
-        "dedup_key": dedup_key,
-        "client": "firewatch",
-        "payload": {
+    // PagerDuty requires a `source`; `component` is optional, so it is
+    // left out rather than sent empty.
+    let group_value = |name: &str| {
+        incident
+            .group
+            .get(name)
+            .map(String::as_str)
+            .filter(|value| !value.is_empty())
+    };
+    let mut payload = json!({
             "summary": truncated(&incident.title, PAGERDUTY_MAX_SUMMARY),
-            "source": incident.group.get("host").map_or("firewatch", String::as_str),
+            "source": group_value("host").unwrap_or("firewatch"),
             "severity": pagerduty_severity(incident.severity),
             "timestamp": incident.first_seen.to_string(),
-            "component": incident.group.get("service"),
             "class": incident.rule,
             "custom_details": {
                 "reason": reason,
@@ -143,7 +146,16 @@ pub fn pagerduty(routing_key: &str, reason: NotifyReason, incident: &Incident) -
                 "last_seen": incident.last_seen,
                 "group": incident.group,
             },
-        },
+    });
+    if let (Some(service), Some(fields)) = (group_value("service"), payload.as_object_mut()) {
+        fields.insert("component".into(), service.into());
+    }
+    json!({
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": dedup_key,
+        "client": "firewatch",
+        "payload": payload,
     })
 }
 
@@ -239,6 +251,11 @@ mod tests {
         let body = pagerduty("R", NotifyReason::Renotify, &long);
         assert!(body["dedup_key"].as_str().unwrap().chars().count() <= 255);
         assert_eq!(body["payload"]["summary"].as_str().unwrap().len(), 1024);
+
+        // No host, no service: a meaningful source, and no component.
+        let bare = pagerduty("R", NotifyReason::Fired, &incident("disk-full", &[]));
+        assert_eq!(bare["payload"]["source"], "firewatch");
+        assert!(bare["payload"].get("component").is_none(), "{bare}");
 
         for (severity, expected) in [
             (Severity::Critical, "critical"),

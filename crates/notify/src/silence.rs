@@ -7,10 +7,11 @@
 //! the new one, never half of one. Changes take an exclusive lock on
 //! `silences.json.lock` for their read-modify-write, so two `silence add`
 //! at once both land. A running pipeline re-reads the file when its
-//! modification time or size changes ([`SilenceCache`]).
+//! inode, modification time or size changes ([`SilenceCache`]).
 
 use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -236,11 +237,13 @@ impl SilenceStore {
 }
 
 /// The silences of a store as last read, read again when the file's
-/// modification time or size changes: another process (`firewatch silence
-/// add`) may change them while a pipeline runs.
+/// inode, modification time or size changes: another process (`firewatch
+/// silence add`) may change them while a pipeline runs. The store renames
+/// a new file into place, so the inode tells a change that keeps the size
+/// within the timestamp's precision.
 pub struct SilenceCache {
     store: SilenceStore,
-    seen: Option<(SystemTime, u64)>,
+    seen: Option<(u64, SystemTime, u64)>,
     silences: Vec<Silence>,
 }
 
@@ -259,7 +262,7 @@ impl SilenceCache {
     pub fn current(&mut self) -> &[Silence] {
         let stamp = std::fs::metadata(self.store.path())
             .ok()
-            .and_then(|meta| Some((meta.modified().ok()?, meta.len())));
+            .and_then(|meta| Some((meta.ino(), meta.modified().ok()?, meta.len())));
         if stamp != self.seen {
             match self.store.load() {
                 Ok(silences) => {
@@ -337,6 +340,32 @@ mod tests {
         // A broken file keeps what was read before.
         std::fs::write(dir.path().join(SILENCES_FILE), "not json at all").unwrap();
         assert_eq!(cache.current(), [added]);
+    }
+
+    #[test]
+    fn the_cache_sees_a_file_replaced_with_the_same_size_and_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SilenceStore::new(dir.path());
+        let added = store.add(new_silence(&["service=api"], 1)).unwrap();
+        let mut cache = SilenceCache::new(SilenceStore::new(dir.path()));
+        assert_eq!(cache.current(), std::slice::from_ref(&added));
+        // As `expire` does, within the same second: a file of the same
+        // size renamed into place, here with the very same mtime.
+        let path = store.path().to_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let changed = text.replace("maintenance", "maintenanc_");
+        assert_eq!(changed.len(), text.len());
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let temporary = dir.path().join("replacement");
+        std::fs::write(&temporary, changed).unwrap();
+        File::options()
+            .write(true)
+            .open(&temporary)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+        std::fs::rename(&temporary, &path).unwrap();
+        assert_eq!(cache.current()[0].comment, "maintenanc_");
     }
 
     #[test]

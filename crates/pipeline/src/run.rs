@@ -212,19 +212,19 @@ pub async fn run(
         }),
         rules,
     );
-    let restored: HashSet<IncidentId> = writer
+    let mut restored_open = writer
         .resume_rule_state()
         .map(|state| processor.restore_rule_state(state))
-        .unwrap_or_default()
-        .iter()
-        // A restored pending incident has not opened yet: its firing counts.
-        .filter(|incident| incident.state == IncidentState::Open)
-        .map(|incident| incident.id)
-        .collect();
+        .unwrap_or_default();
+    // A restored pending incident has not opened yet: its firing counts.
+    restored_open.retain(|incident| incident.state == IncidentState::Open);
+    let restored: HashSet<IncidentId> = restored_open.iter().map(|incident| incident.id).collect();
     // Notifications run on the runtime; the processor hands them changes.
+    // They start knowing the incidents still open from before.
     let (notifier, notifications) = match notify {
         Some(plan) => {
-            let (notifier, notifications) = firewatch_notify::Notifier::start(plan, &data_dir)?;
+            let (notifier, notifications) =
+                firewatch_notify::Notifier::start(plan, &data_dir, &restored_open)?;
             (Some(notifier), Some(notifications))
         }
         None => (None, None),

@@ -451,6 +451,23 @@ group_by: [host]
     }
 
     #[test]
+    fn a_group_value_the_events_lack_is_absent_from_the_incident() {
+        let mut detector = detector(THRESHOLD);
+        let mut id = None;
+        for offset in [0, 20, 60] {
+            let mut event = event_at(offset, "fail");
+            event.host = None;
+            id = observe_one(&mut detector, &event);
+        }
+        assert!(id.is_some());
+        let incident = &detector.take_changes()[0];
+        // The key and the title still say `-`; the group has no host.
+        assert_eq!(incident.key, "burst/-");
+        assert_eq!(incident.title, "burst on -");
+        assert!(incident.group.is_empty(), "{:?}", incident.group);
+    }
+
+    #[test]
     fn matches_spread_wider_than_the_window_do_not_fire_and_the_window_slides() {
         let mut detector = detector(THRESHOLD);
         for offset in [0, 40, 80] {

@@ -867,11 +867,14 @@ impl IncidentStore {
                 .as_ref()
                 .map(|template| template.render(&rule.id, &values, count)),
             key: key.to_owned(),
+            // A value the events lack is left out, not stored as `-`:
+            // an incident without a host has no `host`.
             group: rule
                 .group_by
                 .iter()
                 .cloned()
                 .zip(values)
+                .filter(|(_, value)| value != MISSING)
                 .collect::<BTreeMap<_, _>>(),
             state: if pending {
                 IncidentState::Pending
