@@ -608,9 +608,19 @@ impl Compiler {
         Some(items)
     }
 
-    /// Moves one scope's problems into the compiler's.
+    /// Moves one scope's problems into the compiler's. Unsupported parts
+    /// alone skip a Sigma rule (kept as warnings); beside an error they
+    /// are errors too.
     pub(crate) fn absorb(&mut self, mut problems: Problems<'_>) {
+        if problems.found.is_empty() {
+            if !problems.unsupported.is_empty() {
+                self.skipped_rules += 1;
+                self.skipped.append(&mut problems.unsupported);
+            }
+            return;
+        }
         self.diagnostics.append(&mut problems.found);
+        self.diagnostics.append(&mut problems.unsupported);
     }
 }
 

@@ -39,7 +39,7 @@ pub(crate) fn translate(
     for (key, value) in entries {
         match key.value.as_str() {
             "condition" => condition = Some(value),
-            "timeframe" => problems.at(
+            "timeframe" => problems.unsupported(
                 place(key),
                 "timeframe is not supported: write a correlation rule with a timespan",
             ),
@@ -193,7 +193,7 @@ fn modifiers(names: &[&str], at: Spanned<()>, problems: &mut Problems<'_>) -> Op
             "gt" => Kind::Compare(">"),
             "gte" => Kind::Compare(">="),
             unsupported if UNSUPPORTED.contains(&unsupported) => {
-                problems.at(
+                problems.unsupported(
                     place(&at),
                     format!("modifier `{unsupported}` is not supported"),
                 );
@@ -201,7 +201,7 @@ fn modifiers(names: &[&str], at: Spanned<()>, problems: &mut Problems<'_>) -> Op
                 continue;
             }
             unknown => {
-                problems.at(place(&at), format!("unknown modifier `{unknown}`"));
+                problems.unsupported(place(&at), format!("unknown modifier `{unknown}`"));
                 ok = false;
                 continue;
             }
