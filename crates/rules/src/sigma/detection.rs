@@ -15,7 +15,7 @@
 use serde_saphyr::{Location, Spanned};
 
 use crate::compile::Problems;
-use crate::limits::MAX_REGEX_BYTES;
+use crate::limits::{MAX_KEYWORD_BYTES, MAX_REGEX_BYTES};
 use crate::syntax::{ConditionSpec, KeywordSpec, Literal, TextList, place};
 
 use super::{LogSource, Node, expression, join, mapping, negate, spanned};
@@ -470,7 +470,17 @@ impl Plain {
     fn add(&mut self, field: &str, modifiers: &Modifiers, text: String, at: Location) {
         let (fragment, literal) = wildcard(&text);
         match literal {
-            Some(literal) if field == "message" && modifiers.kind == Kind::Contains => {
+            // A keyword of the prefilter, when it matches as Sigma means:
+            // its case-insensitive scan folds ASCII letters only, and it
+            // takes neither an empty text nor a very long one. Other texts
+            // take the Unicode-aware regex, as on every other field.
+            Some(literal)
+                if field == "message"
+                    && modifiers.kind == Kind::Contains
+                    && !literal.is_empty()
+                    && literal.len() <= MAX_KEYWORD_BYTES
+                    && (modifiers.cased || literal.is_ascii()) =>
+            {
                 self.keywords.push((literal, at));
             }
             Some(literal)

@@ -240,6 +240,42 @@ fn keyword_lists_search_the_message() {
 }
 
 #[test]
+fn message_values_match_like_those_of_other_fields() {
+    // Letters beyond ASCII fold case on the message as on a field.
+    let accented = detection("  sel:\n    msg|contains: ÉCHEC\n  condition: sel\n");
+    let found = matching(
+        accented,
+        &[
+            event("connexion: échec", serde_json::json!({})),
+            event("connexion: ÉCHEC", serde_json::json!({})),
+            event("connexion: echec", serde_json::json!({})),
+        ],
+    );
+    assert_eq!(found, [true, true, false]);
+    let keywords = detection("  keywords: [Überlauf]\n  condition: keywords\n");
+    assert_eq!(
+        matching(keywords, &[event("puffer-ÜBERLAUF", serde_json::json!({}))]),
+        [true]
+    );
+    // An empty text is in every message; a long one still matches.
+    let empty = detection("  sel:\n    msg|contains: ''\n  condition: sel\n");
+    assert_eq!(
+        matching(empty, &[event("anything", serde_json::json!({}))]),
+        [true]
+    );
+    let long = "x".repeat(crate::limits::MAX_KEYWORD_BYTES + 1);
+    let set = detection(&format!("  keywords: ['{long}']\n  condition: keywords\n"));
+    let found = matching(
+        set,
+        &[
+            event(&format!("a {long} b"), serde_json::json!({})),
+            event("a x b", serde_json::json!({})),
+        ],
+    );
+    assert_eq!(found, [true, false]);
+}
+
+#[test]
 fn lists_of_maps_are_or_and_maps_are_and() {
     let set = detection(
         "  sel:\n    - { user: root, rhost: 1.2.3.4 }\n    - { user: admin }\n  condition: sel\n",
