@@ -58,18 +58,23 @@ use crate::syntax::{
 };
 
 /// True when `source` holds Sigma: a YAML document with `detection:` or
-/// `correlation:` at its top level.
+/// `correlation:` at its top level. Text that is not valid YAML is Sigma
+/// when a line starts with one of those keys, so that its syntax error is
+/// reported as Sigma's rather than against the firewatch format.
 pub(crate) fn is_sigma(source: &str) -> bool {
     #[derive(Deserialize)]
     struct Top {
         detection: Option<IgnoredAny>,
         correlation: Option<IgnoredAny>,
     }
-    serde_saphyr::from_multiple::<Top>(source).is_ok_and(|documents| {
-        documents
+    match serde_saphyr::from_multiple::<Top>(source) {
+        Ok(documents) => documents
             .iter()
-            .any(|top| top.detection.is_some() || top.correlation.is_some())
-    })
+            .any(|top| top.detection.is_some() || top.correlation.is_some()),
+        Err(_) => source
+            .lines()
+            .any(|line| line.starts_with("detection:") || line.starts_with("correlation:")),
+    }
 }
 
 /// A YAML value of a `detection:` section, with the place of every part.

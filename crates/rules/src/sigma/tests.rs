@@ -644,4 +644,14 @@ fn sigma_files_are_told_apart_by_content() {
         "id: a\ntitle: A\nseverity: low\nmatch: { any: [x] }\n"
     ));
     assert!(!super::is_sigma("rules: []\n"));
+    assert!(!super::is_sigma("rules: [\n"));
+}
+
+#[test]
+fn a_yaml_error_in_a_sigma_file_is_reported_as_sigma() {
+    let found = problems(&format!(
+        "{HEAD}logsource: {{ service: sshd }}\ndetection:\n  sel: [a\n  condition: sel\n"
+    ));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains(": sigma: "), "{found:?}");
 }
