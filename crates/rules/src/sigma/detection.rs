@@ -16,7 +16,7 @@ use serde_saphyr::{Location, Spanned};
 
 use crate::compile::Problems;
 use crate::limits::{MAX_KEYWORD_BYTES, MAX_REGEX_BYTES};
-use crate::syntax::{ConditionSpec, KeywordSpec, Literal, TextList, place};
+use crate::syntax::{ConditionSpec, KeywordSpec, Literal, TextList, place, scalar_source};
 
 use super::{LogSource, Node, expression, join, mapping, negate, spanned};
 
@@ -250,7 +250,9 @@ fn field_item(
 enum Value {
     Null,
     Bool(bool),
-    Number(f64),
+    /// A number, and its text as written: `1.10` matches `1.10`, not
+    /// `1.1`, and integers past 2^53 keep every digit.
+    Number(f64, String),
     Text(String),
 }
 
@@ -259,7 +261,7 @@ impl Value {
         match self {
             Value::Null => None,
             Value::Bool(value) => Some(value.to_string()),
-            Value::Number(number) => Some(number.to_string()),
+            Value::Number(_, text) => Some(text.clone()),
             Value::Text(text) => Some(text.clone()),
         }
     }
@@ -271,7 +273,17 @@ fn values(node: &Spanned<Node>, problems: &mut Problems<'_>) -> Option<Vec<(Valu
         let value = match &node.value {
             Node::Null => Value::Null,
             Node::Bool(value) => Value::Bool(*value),
-            Node::Number(number) => Value::Number(*number),
+            Node::Number(number) => {
+                let written = scalar_source(node.defined, problems.source);
+                Value::Number(
+                    *number,
+                    if written.is_empty() {
+                        number.to_string()
+                    } else {
+                        written
+                    },
+                )
+            }
             Node::Text(text) => Value::Text(text.clone()),
             Node::List(_) | Node::Map(_) => {
                 problems.at(place(node), "a value must be a string, a number or null");
@@ -378,7 +390,7 @@ fn matcher(
             let mut parts = Vec::new();
             for (value, location) in &values {
                 match value {
-                    Value::Number(number) => {
+                    Value::Number(number, _) => {
                         parts.push(comparison(
                             field,
                             op,

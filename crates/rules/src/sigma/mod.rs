@@ -115,7 +115,8 @@ impl<'de> Visitor<'de> for NodeVisitor {
         Ok(Node::Bool(value))
     }
 
-    // Sigma values are matched as text; precision beyond 2^53 is moot.
+    // The number serves comparisons (`gte`, ...); values match by their
+    // text as written, taken from the source (`detection`).
     #[allow(clippy::cast_precision_loss)]
     fn visit_i64<E: de::Error>(self, value: i64) -> Result<Node, E> {
         Ok(Node::Number(value as f64))

@@ -215,6 +215,23 @@ fn each_modifier_translates() {
 }
 
 #[test]
+fn numbers_match_as_written() {
+    let set = detection(
+        "  sel:\n    ver: 1.10\n  big:\n    id: 9007199254740993\n  condition: sel or big\n",
+    );
+    let found = matching(
+        set,
+        &[
+            event("x", serde_json::json!({"ver": "1.10"})),
+            event("x", serde_json::json!({"ver": "1.1"})),
+            event("x", serde_json::json!({"id": 9_007_199_254_740_993_u64})),
+            event("x", serde_json::json!({"id": "9007199254740992"})),
+        ],
+    );
+    assert_eq!(found, [true, false, true, false]);
+}
+
+#[test]
 fn keyword_lists_search_the_message() {
     let any = detection(
         "  keywords:\n    - 'FAILED password'\n    - 'invalid*user'\n  condition: keywords\n",
