@@ -215,6 +215,55 @@ fn each_modifier_translates() {
 }
 
 #[test]
+fn regex_flags_comparisons_and_wildcards_match_events() {
+    let lines = serde_json::json!({"text": "first\nsecond", "status": 404});
+    for (item, expected) in [
+        ("text|re: '^second$'", false),
+        ("text|re|m: '^second$'", true),
+        ("text|re: 'first.second'", false),
+        ("text|re|s: 'first.second'", true),
+        ("text|re|i|s: 'FIRST.second'", true),
+        ("status|lt: 500", true),
+        ("status|lt: 404", false),
+        ("status|lte: 404", true),
+        ("status|lte: 403", false),
+        ("status|gt: 403", true),
+        ("status|gt: 404", false),
+    ] {
+        let set = detection(&format!("  sel:\n    {item}\n  condition: sel\n"));
+        assert_eq!(
+            matching(set, &[event("x", lines.clone())]),
+            [expected],
+            "{item}"
+        );
+    }
+    let one = detection("  sel:\n    user: 'ro?t'\n  condition: sel\n");
+    let found = matching(
+        one,
+        &[
+            event("x", serde_json::json!({"user": "root"})),
+            event("x", serde_json::json!({"user": "ROAT"})),
+            event("x", serde_json::json!({"user": "rot"})),
+            event("x", serde_json::json!({"user": "rooot"})),
+        ],
+    );
+    assert_eq!(found, [true, true, false, false]);
+    let escaped = detection("  sel:\n    cmd: 'a\\*b'\n  condition: sel\n");
+    let found = matching(
+        escaped,
+        &[
+            event("x", serde_json::json!({"cmd": "a*b"})),
+            event("x", serde_json::json!({"cmd": "axb"})),
+        ],
+    );
+    assert_eq!(found, [true, false]);
+    assert_problem(
+        &format!("{HEAD}detection:\n  sel:\n    user|contains: null\n  condition: sel\n"),
+        "7:20: sigma rule `t` (Test rule): null matches only as a plain value",
+    );
+}
+
+#[test]
 fn numbers_match_as_written() {
     let set = detection(
         "  sel:\n    ver: 1.10\n  big:\n    id: 9007199254740993\n  condition: sel or big\n",
@@ -557,6 +606,35 @@ fn temporal_is_together_and_temporal_ordered_of_two_is_a_sequence() {
     detector.observe(&event_at(30, "beta"), &mut Vec::new());
     detector.observe(&event_at(40, "alpha"), &mut Vec::new());
     assert!(detector.take_changes().is_empty());
+}
+
+#[test]
+fn temporal_counts_rules_and_temporal_ordered_takes_two() {
+    let three = |kind: &str, condition: &str| {
+        format!(
+            "title: A\nname: a\ndetection: {{ k: [alpha], condition: k }}\n---\n\
+             title: B\nname: b\ndetection: {{ k: [beta], condition: k }}\n---\n\
+             title: G\nname: g\ndetection: {{ k: [gamma], condition: k }}\n---\n\
+             title: C\nname: c\ncorrelation:\n  type: {kind}\n  rules: [a, b, g]\n  \
+             timespan: 1m\n{condition}"
+        )
+    };
+    let two_of_three = rules(&three("temporal", "  condition: { gte: 2 }\n"));
+    let mut detector = Detector::new(Arc::new(two_of_three));
+    detector.observe(&event_at(0, "gamma"), &mut Vec::new());
+    assert!(detector.take_changes().is_empty());
+    detector.observe(&event_at(10, "alpha"), &mut Vec::new());
+    assert_eq!(detector.take_changes().len(), 1);
+    assert_problem(
+        &three("temporal", "  condition: { gte: 4 }\n"),
+        "a temporal condition counts rules: 1 to 3 here",
+    );
+    let ordered = three("temporal_ordered", "");
+    assert_skipped(
+        &ordered,
+        "sigma rule `c` (C) skipped: temporal_ordered is supported for two rules",
+    );
+    assert!(rules(&ordered).is_empty(), "its rules stay consumed");
 }
 
 #[test]
