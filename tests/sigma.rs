@@ -112,7 +112,7 @@ fn run_detects_with_the_supported_rules_and_warns_about_the_skipped_one() {
     );
     assert!(stderr.contains(&warning), "{stderr}");
     assert!(
-        stderr.contains("1 sigma rule skipped; 1 rules run"),
+        stderr.contains("1 sigma rule skipped; 1 rule loaded"),
         "{stderr}"
     );
 }

@@ -119,10 +119,15 @@ pub(crate) fn warn_of_skipped(rules: &RuleSet) {
     for warning in rules.warnings() {
         tracing::warn!("{warning}");
     }
-    match rules.skipped_rules() {
-        0 => {}
-        1 => tracing::warn!("1 sigma rule skipped; {} rules run", rules.len()),
-        skipped => tracing::warn!("{skipped} sigma rules skipped; {} rules run", rules.len()),
+    let skipped = rules.skipped_rules();
+    if skipped > 0 {
+        let plural = |count: usize| if count == 1 { "" } else { "s" };
+        tracing::warn!(
+            "{skipped} sigma rule{} skipped; {} rule{} loaded",
+            plural(skipped),
+            rules.len(),
+            plural(rules.len())
+        );
     }
 }
 
