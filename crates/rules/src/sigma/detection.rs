@@ -416,10 +416,19 @@ fn matcher(
                 .filter(|(_, set)| *set)
                 .map(|(flag, _)| *flag)
                 .collect();
+            let mut beyond = false;
             let items: Vec<(String, Location)> = values
                 .iter()
                 .filter_map(|(value, location)| {
                     let text = text_of(value, *location, problems)?;
+                    if let Some(part) = beyond_the_engine(&text) {
+                        problems.unsupported(
+                            place(&spanned((), *location)),
+                            format!("{part} in a regex are not supported by the regex engine"),
+                        );
+                        beyond = true;
+                        return None;
+                    }
                     let pattern = if prefix.is_empty() {
                         text
                     } else {
@@ -428,6 +437,9 @@ fn matcher(
                     Some((pattern, *location))
                 })
                 .collect();
+            if beyond {
+                return None;
+            }
             if modifiers.all {
                 items
                     .into_iter()
@@ -463,6 +475,21 @@ fn matcher(
         return None;
     }
     Some(join(modifiers.all, parts, at))
+}
+
+/// What a Sigma regex uses that the Rust regex engine cannot run
+/// (look-around, back-references), if anything; other syntax errors are
+/// left to the compiler, which reports them as errors.
+fn beyond_the_engine(pattern: &str) -> Option<&'static str> {
+    use regex_syntax::ast::ErrorKind;
+    let error = regex_syntax::ast::parse::Parser::new()
+        .parse(pattern)
+        .err()?;
+    match error.kind() {
+        ErrorKind::UnsupportedLookAround => Some("look-around assertions"),
+        ErrorKind::UnsupportedBackreference => Some("back-references"),
+        _ => None,
+    }
 }
 
 /// The plain values of one item, sorted by the condition they become.

@@ -451,6 +451,15 @@ fn unsupported_parts_skip_the_rule_with_a_warning_naming_it_at_their_place() {
         "timeframe is not supported",
     );
     assert_skipped(
+        &rule("  sel: { a|re: 'x(?=y)' }\n  condition: sel\n"),
+        "6:16: sigma rule `t` (Test rule) skipped: look-around assertions in a regex are not \
+         supported",
+    );
+    assert_skipped(
+        &rule("  sel: { a|re: '(a)\\1' }\n  condition: sel\n"),
+        "back-references in a regex are not supported",
+    );
+    assert_skipped(
         &format!("{HEAD}levle: high\ndetection: {{ k: [x], condition: k }}\n"),
         "5:1: sigma rule `t` (Test rule) skipped: unknown field `levle`",
     );
