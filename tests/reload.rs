@@ -386,6 +386,32 @@ fn a_deleted_rule_file_drops_its_rules_and_resolves_their_incidents() {
     );
 }
 
+#[test]
+fn a_sigma_file_with_an_unsupported_rule_reloads_its_other_rules() {
+    let setup = Setup::new();
+    let run = setup.start();
+    setup.append(0, "login failed for admin");
+    run.opened("login-failed/web-01");
+    setup.replace_rule_file(
+        "sigma.yml",
+        "title: Disk full\nname: disk-full\nlevel: medium\n\
+         detection:\n  keywords: ['disk full']\n  condition: keywords\n---\n\
+         title: Dashed option\nname: dashed\ndetection:\n  \
+         sel: { CommandLine|windash: ' -f ' }\n  condition: sel\n",
+    );
+    assert_eq!(run.reloaded()["reloaded"]["rules"], 2);
+    let stderr = run.wait_for_stderr("1 sigma rule skipped");
+    let warning = format!(
+        "{}:11:10: sigma rule `dashed` (Dashed option) skipped: modifier `windash` is not supported",
+        path(&setup.rules.join("sigma.yml"))
+    );
+    assert!(stderr.contains(&warning), "{stderr}");
+    setup.append(10, "disk full on /var");
+    run.opened("disk-full");
+    let summary = run.stop();
+    assert_eq!(summary["rule_reloads"]["failed"], 0);
+}
+
 fn path(path: &Path) -> String {
     path.display().to_string()
 }
