@@ -105,6 +105,7 @@ fn run_detects_with_the_supported_rules_and_warns_about_the_skipped_one() {
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains(r#""rule":"failed-login""#), "{stdout}");
+    assert!(stdout.contains(r#""sigma_rules_skipped":1"#), "{stdout}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     let warning = format!(
         "{}:6:5: sigma rule `dashed` (Dashed option) skipped: modifier `windash` is not supported",
