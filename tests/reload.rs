@@ -358,6 +358,60 @@ fn sighup_reloads_a_change_the_file_watch_cannot_see() {
     assert_eq!(kept["last_seen"], "2026-11-26T10:00:20Z");
 }
 
+#[test]
+fn a_deleted_rule_file_drops_its_rules_and_resolves_their_incidents() {
+    let setup = Setup::new();
+    fs::write(setup.rules.join("disk.yml"), DISK).unwrap();
+    let run = setup.start();
+    setup.append(0, "disk full on /var");
+    setup.append(10, "login failed for admin");
+    run.opened("login-failed/web-01");
+
+    fs::remove_file(setup.rules.join("disk.yml")).unwrap();
+    assert_eq!(run.reloaded()["reloaded"]["rules"], 1);
+    setup.append(20, "disk full on /srv");
+    setup.append_from("web-02", 30, "login failed for root");
+    run.opened("login-failed/web-02");
+
+    let summary = run.stop();
+    assert_eq!(summary["rule_reloads"]["applied"], 1);
+    let incidents = setup.incidents();
+    let disk = only_incident_of(&incidents, "disk-full");
+    assert_eq!(disk["state"], "resolved");
+    assert_eq!(disk["count"], 1, "the deleted rule matched nothing after");
+    let resolved_at = disk["resolved_at"].as_str().unwrap();
+    assert!(
+        ("2026-11-26T10:00:10Z".."2026-11-26T10:00:20Z").contains(&resolved_at),
+        "resolved at the reload, before the next line: {resolved_at}"
+    );
+}
+
+#[test]
+fn a_sigma_file_with_an_unsupported_rule_reloads_its_other_rules() {
+    let setup = Setup::new();
+    let run = setup.start();
+    setup.append(0, "login failed for admin");
+    run.opened("login-failed/web-01");
+    setup.replace_rule_file(
+        "sigma.yml",
+        "title: Disk full\nname: disk-full\nlevel: medium\n\
+         detection:\n  keywords: ['disk full']\n  condition: keywords\n---\n\
+         title: Dashed option\nname: dashed\ndetection:\n  \
+         sel: { CommandLine|windash: ' -f ' }\n  condition: sel\n",
+    );
+    assert_eq!(run.reloaded()["reloaded"]["rules"], 2);
+    let stderr = run.wait_for_stderr("1 sigma rule skipped");
+    let warning = format!(
+        "{}:11:10: sigma rule `dashed` (Dashed option) skipped: modifier `windash` is not supported",
+        path(&setup.rules.join("sigma.yml"))
+    );
+    assert!(stderr.contains(&warning), "{stderr}");
+    setup.append(10, "disk full on /var");
+    run.opened("disk-full");
+    let summary = run.stop();
+    assert_eq!(summary["rule_reloads"]["failed"], 0);
+}
+
 fn path(path: &Path) -> String {
     path.display().to_string()
 }

@@ -224,6 +224,7 @@ impl PipelineConfig {
         // Stamped before loading, so that a change made meanwhile reloads.
         let rule_files = RuleFilesStamp::read(&self.rules.paths);
         let rules = RuleSet::load(&self.rules.paths).map_err(PipelineError::Rules)?;
+        crate::reload::warn_of_skipped(&rules);
         let notify = self.notify.plan().map_err(invalid)?;
         let rule_paths = self.rules.paths;
 

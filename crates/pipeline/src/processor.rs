@@ -241,6 +241,11 @@ impl Processor {
         self.detector.take_changes()
     }
 
+    /// The rules in force.
+    pub fn rules(&self) -> &RuleSet {
+        self.detector.rules()
+    }
+
     /// Goes on from a state saved by an earlier run
     /// ([`Processor::rule_state`]): the detector's windows and open
     /// incidents, so that a restart neither forgets a half-filled window nor

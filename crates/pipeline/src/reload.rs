@@ -11,6 +11,8 @@
 //!   that cannot be read) is logged with every problem at
 //!   `file:line:column` and counted; the old rules stay in force, and the
 //!   next change is tried again.
+//! - Sigma rules that use parts firewatch does not support are skipped,
+//!   each logged as a warning, and the others load (`RuleSet::warnings`).
 //! - A valid change goes to the processor as one more item of its input, so
 //!   it takes effect between two batches, and the detector's state saved
 //!   with each commit is always that of one rule set after exactly the
@@ -92,6 +94,7 @@ pub(crate) async fn watch_rules(
         };
         match loaded {
             Ok(rules) => {
+                warn_of_skipped(&rules);
                 let count = rules.len();
                 if input.send(Input::Reload(Arc::new(rules))).await.is_err() {
                     return reloads;
@@ -107,6 +110,24 @@ pub(crate) async fn watch_rules(
                 );
             }
         }
+    }
+}
+
+/// Logs the Sigma rules that were skipped (each unsupported part at its
+/// `file:line:column`), so that they are not left out in silence.
+pub(crate) fn warn_of_skipped(rules: &RuleSet) {
+    for warning in rules.warnings() {
+        tracing::warn!("{warning}");
+    }
+    let skipped = rules.skipped_rules();
+    if skipped > 0 {
+        let plural = |count: usize| if count == 1 { "" } else { "s" };
+        tracing::warn!(
+            "{skipped} sigma rule{} skipped; {} rule{} loaded",
+            plural(skipped),
+            rules.len(),
+            plural(rules.len())
+        );
     }
 }
 

@@ -146,6 +146,9 @@ pub struct RunSummary {
     pub commits: u64,
     /// Rule reloads applied and rejected.
     pub rule_reloads: RuleReloads,
+    /// Sigma rules left out of the rules in force at the end, for parts
+    /// firewatch does not support (each logged as a warning at load).
+    pub sigma_rules_skipped: usize,
     /// Wall-clock seconds.
     pub elapsed_seconds: f64,
 }
@@ -415,6 +418,7 @@ pub async fn run(
         incidents: lifecycle.of_this_run(processor.incidents()),
         commits,
         rule_reloads,
+        sigma_rules_skipped: processor.rules().skipped_rules(),
         elapsed_seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -31,7 +31,7 @@ use crate::limits::{
 use crate::prefilter::{MessageMatch, PatternTable, Prefilter};
 use crate::rule::{DEFAULT_RESOLVE_AFTER, Kind, Rule, Threshold};
 use crate::rule_types::KindSpecs;
-use crate::ruleset::RuleSet;
+use crate::ruleset::{RuleSet, Skipped};
 use crate::sigma::{self, SigmaRules};
 use crate::syntax::{
     FilterSpec, MatchSpec, Place, RuleSpec, TextList, ThresholdSpec, parse_rule_file, place,
@@ -59,6 +59,10 @@ pub(crate) struct Compiler {
     first_match: Option<(PathBuf, Place)>,
     /// Sigma rules and correlations read so far (see `sigma`).
     pub(crate) sigma: SigmaRules,
+    /// Why Sigma rules were skipped: the unsupported parts they use.
+    pub(crate) skipped: Vec<Diagnostic>,
+    /// How many Sigma rules were skipped.
+    pub(crate) skipped_rules: usize,
 }
 
 /// A rule read from its file, waiting for every file to be in.
@@ -75,6 +79,9 @@ pub(crate) struct Problems<'a> {
     path: &'a Path,
     pub(crate) source: &'a str,
     pub(crate) found: Vec<Diagnostic>,
+    /// Parts of a Sigma rule that firewatch does not support: alone, they
+    /// skip the rule with a warning; beside an error, they are errors too.
+    pub(crate) unsupported: Vec<Diagnostic>,
 }
 
 impl<'a> Problems<'a> {
@@ -84,12 +91,19 @@ impl<'a> Problems<'a> {
             path,
             source,
             found: Vec::new(),
+            unsupported: Vec::new(),
         }
     }
 
     /// Records a problem at `place`.
     pub fn at(&mut self, place: Place, message: impl Into<String>) {
         self.found
+            .push(diagnostic(self.path, place, message.into()));
+    }
+
+    /// Records a part of a Sigma rule that firewatch does not support.
+    pub fn unsupported(&mut self, place: Place, message: impl Into<String>) {
+        self.unsupported
             .push(diagnostic(self.path, place, message.into()));
     }
 }
@@ -161,12 +175,20 @@ impl Compiler {
         self.compile_unused_conditions();
         if !self.diagnostics.is_empty() {
             let mut diagnostics = std::mem::take(&mut self.diagnostics);
-            self.sigma.name_rules_in(&mut diagnostics);
+            self.sigma.name_rules_in(&mut diagnostics, ": ");
             return Err(diagnostics);
         }
+        self.sigma.name_rules_in(&mut self.skipped, " skipped: ");
         let prefilter = Prefilter::build(self.patterns, &self.rules);
         match prefilter {
-            Ok(prefilter) => Ok(RuleSet::new(self.rules, prefilter)),
+            Ok(prefilter) => Ok(RuleSet::new(
+                self.rules,
+                prefilter,
+                Skipped {
+                    rules: self.skipped_rules,
+                    reasons: self.skipped,
+                },
+            )),
             Err(error) => {
                 let (path, place) = self
                     .first_match

@@ -51,8 +51,11 @@ pub(crate) enum FieldTest {
     NoneOf(ValueSet),
     /// The field is a number (or numeric text) in this relation to a bound.
     Compare(Ordering, f64),
-    /// The field's text matches one of the globs.
-    Glob(GlobSet),
+    /// The field's text matches one of the globs (written as `patterns`).
+    Glob {
+        set: GlobSet,
+        patterns: Box<[Box<str>]>,
+    },
     /// The field's text matches one of the regexes.
     Regex(Box<[Regex]>),
     /// The field is an IP address inside one of the networks.
@@ -182,6 +185,63 @@ impl Condition {
     }
 }
 
+impl Condition {
+    /// The condition as canonical text, named conditions expanded and
+    /// keywords given by `keyword` (their literal ids differ from one
+    /// rule set to the next): two conditions with the same text match the
+    /// same events.
+    pub(crate) fn describe(&self, keyword: &dyn Fn(u32) -> String, out: &mut String) {
+        let list = |name: &str, items: &[Condition], out: &mut String| {
+            out.push_str(name);
+            out.push('(');
+            for item in items {
+                item.describe(keyword, out);
+                out.push(',');
+            }
+            out.push(')');
+        };
+        match self {
+            Condition::All(items) => list("all", items, out),
+            Condition::Any(items) => list("any", items, out),
+            Condition::Not(inner) => list("not", std::slice::from_ref(inner), out),
+            Condition::Named(inner) => inner.describe(keyword, out),
+            Condition::MinLevel(level) => out.push_str(&format!("min_level({level:?})")),
+            Condition::Keywords { any, all } => {
+                let words = |ids: &[u32]| ids.iter().map(|id| keyword(*id)).collect::<Vec<_>>();
+                out.push_str(&format!(
+                    "keywords(any={:?},all={:?})",
+                    words(any),
+                    words(all)
+                ));
+            }
+            Condition::Field { path, test } => {
+                let test = match test {
+                    FieldTest::Exists => "exists".to_owned(),
+                    FieldTest::OneOf(values) => format!("in{}", values.describe()),
+                    FieldTest::NoneOf(values) => format!("not_in{}", values.describe()),
+                    FieldTest::Compare(ordering, bound) => format!("{ordering:?}({bound})"),
+                    FieldTest::Glob { patterns, .. } => format!("glob{patterns:?}"),
+                    FieldTest::Regex(regexes) => {
+                        let sources: Vec<&str> = regexes.iter().map(Regex::as_str).collect();
+                        format!("regex{sources:?}")
+                    }
+                    FieldTest::Cidr(networks) => format!("cidr{networks:?}"),
+                };
+                out.push_str(&format!("field({path:?},{test})"));
+            }
+        }
+    }
+}
+
+impl ValueSet {
+    /// The values, sorted.
+    fn describe(&self) -> String {
+        let mut texts: Vec<&str> = self.texts.iter().map(AsRef::as_ref).collect();
+        texts.sort_unstable();
+        format!("({texts:?},{:?})", self.numbers)
+    }
+}
+
 impl FieldTest {
     fn holds(&self, event: &Event, path: &str) -> bool {
         let text = event.field_text(path);
@@ -197,7 +257,7 @@ impl FieldTest {
                     Ordering::Greater => number > *bound,
                     Ordering::GreaterOrEqual => number >= *bound,
                 }),
-            FieldTest::Glob(globs) => text.is_some_and(|text| globs.is_match(text.as_ref())),
+            FieldTest::Glob { set, .. } => text.is_some_and(|text| set.is_match(text.as_ref())),
             FieldTest::Regex(regexes) => {
                 text.is_some_and(|text| regexes.iter().any(|regex| regex.is_match(&text)))
             }

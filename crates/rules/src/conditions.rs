@@ -442,12 +442,14 @@ impl Compiler {
             }
             "glob" => {
                 let mut builder = GlobSetBuilder::new();
+                let mut patterns = Vec::new();
                 let mut ok = true;
                 for (item, item_place) in self.several(value, problems)? {
                     let text = item.text();
                     match GlobBuilder::new(&text).literal_separator(false).build() {
                         Ok(glob) => {
                             builder.add(glob);
+                            patterns.push(text.into_boxed_str());
                         }
                         Err(error) => {
                             problems.at(
@@ -459,7 +461,10 @@ impl Compiler {
                     }
                 }
                 match builder.build() {
-                    Ok(set) if ok => FieldTest::Glob(set),
+                    Ok(set) if ok => FieldTest::Glob {
+                        set,
+                        patterns: patterns.into(),
+                    },
                     Ok(_) => return None,
                     Err(error) => {
                         problems.at(place(value), format!("invalid globs: {error}"));
@@ -603,9 +608,19 @@ impl Compiler {
         Some(items)
     }
 
-    /// Moves one scope's problems into the compiler's.
+    /// Moves one scope's problems into the compiler's. Unsupported parts
+    /// alone skip a Sigma rule (kept as warnings); beside an error they
+    /// are errors too.
     pub(crate) fn absorb(&mut self, mut problems: Problems<'_>) {
+        if problems.found.is_empty() {
+            if !problems.unsupported.is_empty() {
+                self.skipped_rules += 1;
+                self.skipped.append(&mut problems.unsupported);
+            }
+            return;
+        }
         self.diagnostics.append(&mut problems.found);
+        self.diagnostics.append(&mut problems.unsupported);
     }
 }
 

@@ -790,6 +790,58 @@ mod reload_tests {
     }
 
     #[test]
+    fn a_step_rule_keeps_its_steps_only_while_they_mean_the_same() {
+        let steps = |first: &str, then: &str| {
+            format!(
+                "
+  - id: order
+    title: order
+    severity: high
+    sequence:
+      first: {{ keywords: {{ any: [{first}] }} }}
+      then: {{ keywords: {{ any: [{then}] }} }}
+      within: 1m
+  - id: both
+    title: both
+    severity: high
+    together:
+      of: [{{ keywords: {{ any: [{first}] }} }}, {{ keywords: {{ any: [{then}] }} }}]
+      within: 1m
+"
+            )
+        };
+        let fired = |found: Vec<(String, Option<IncidentId>)>| -> Vec<String> {
+            found
+                .into_iter()
+                .filter(|(_, incident)| incident.is_some())
+                .map(|(rule, _)| rule)
+                .collect()
+        };
+        // Unchanged, behind a new rule (so that keyword ids shift) and with
+        // a step's keyword in other letter case: the first step is kept.
+        let mut detector = Detector::new(rules(&format!("rules:{}", steps("alpha", "beta"))));
+        observe(&mut detector, &event_at(0, "alpha"));
+        detector.replace_rules(rules(&format!("rules:{DISK}{}", steps("ALPHA", "beta"))));
+        assert_eq!(
+            fired(observe(&mut detector, &event_at(10, "beta"))),
+            ["order", "both"]
+        );
+
+        // Swapped steps: what matched first is now the second step, and
+        // must not count as the first.
+        let mut detector = Detector::new(rules(&format!("rules:{}", steps("alpha", "beta"))));
+        observe(&mut detector, &event_at(0, "alpha"));
+        detector.replace_rules(rules(&format!("rules:{}", steps("beta", "alpha"))));
+        assert!(fired(observe(&mut detector, &event_at(10, "alpha"))).is_empty());
+
+        // A changed step: the old step's match does not stand for the new.
+        let mut detector = Detector::new(rules(&format!("rules:{}", steps("alpha", "beta"))));
+        observe(&mut detector, &event_at(0, "alpha"));
+        detector.replace_rules(rules(&format!("rules:{}", steps("gamma", "beta"))));
+        assert!(fired(observe(&mut detector, &event_at(10, "beta"))).is_empty());
+    }
+
+    #[test]
     fn a_pending_incident_of_an_unchanged_rule_still_fires_after_its_for() {
         let pending = "
   - id: slow

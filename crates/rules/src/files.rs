@@ -3,9 +3,11 @@
 //! A rules path is a file (read whatever its name) or a directory: every
 //! `*.yml` and `*.yaml` under it but rule tests (`*.test.yml`), recursively,
 //! in path order, so that the same directory always loads the same way.
-//! Hidden entries (`.git`) are skipped, and symbolic links to directories
-//! are not followed, which rules out cycles.
+//! Hidden entries (`.git`) are skipped. Symbolic links to directories are
+//! followed (a rules directory often links in a shared pack), each real
+//! directory once, which rules out cycles and duplicates.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -24,7 +26,7 @@ pub(crate) fn rule_files(paths: &[impl AsRef<Path>]) -> (Vec<PathBuf>, Vec<(Path
         match fs::metadata(path) {
             Ok(metadata) if metadata.is_dir() => {
                 let mut found = Vec::new();
-                walk(path, &mut found, &mut failures);
+                walk(path, &mut found, &mut failures, &mut HashSet::new());
                 found.sort();
                 files.extend(found);
             }
@@ -32,7 +34,7 @@ pub(crate) fn rule_files(paths: &[impl AsRef<Path>]) -> (Vec<PathBuf>, Vec<(Path
             Err(error) => failures.push((path.to_owned(), error)),
         }
     }
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     files.retain(|file| seen.insert(file.clone()));
     (files, failures)
 }
@@ -71,7 +73,24 @@ impl RuleFilesStamp {
     }
 }
 
-fn walk(directory: &Path, found: &mut Vec<PathBuf>, failures: &mut Vec<(PathBuf, io::Error)>) {
+/// Collects the rule files under `directory`, in path order, entering
+/// each real directory (`visited`, canonical paths) once.
+fn walk(
+    directory: &Path,
+    found: &mut Vec<PathBuf>,
+    failures: &mut Vec<(PathBuf, io::Error)>,
+    visited: &mut HashSet<PathBuf>,
+) {
+    let real = match fs::canonicalize(directory) {
+        Ok(real) => real,
+        Err(error) => {
+            failures.push((directory.to_owned(), error));
+            return;
+        }
+    };
+    if !visited.insert(real) {
+        return;
+    }
     let entries = match fs::read_dir(directory) {
         Ok(entries) => entries,
         Err(error) => {
@@ -79,24 +98,25 @@ fn walk(directory: &Path, found: &mut Vec<PathBuf>, failures: &mut Vec<(PathBuf,
             return;
         }
     };
+    let mut paths = Vec::new();
     for entry in entries {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(error) => {
-                failures.push((directory.to_owned(), error));
-                continue;
-            }
-        };
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
+        match entry {
+            Ok(entry) if entry.file_name().to_string_lossy().starts_with('.') => {}
+            Ok(entry) => paths.push(entry.path()),
+            Err(error) => failures.push((directory.to_owned(), error)),
         }
-        let path = entry.path();
-        let Ok(file_type) = entry.file_type() else {
+    }
+    // In path order, so that of two ways into one directory the same one
+    // is always taken.
+    paths.sort();
+    for path in paths {
+        // Follows symbolic links.
+        let Ok(meta) = fs::metadata(&path) else {
             continue;
         };
-        if file_type.is_dir() {
-            walk(&path, found, failures);
-        } else if is_rule_file_name(&path) && fs::metadata(&path).is_ok_and(|meta| meta.is_file()) {
+        if meta.is_dir() {
+            walk(&path, found, failures, visited);
+        } else if is_rule_file_name(&path) && meta.is_file() {
             found.push(path);
         }
     }
@@ -194,6 +214,32 @@ mod tests {
 
         let (_, failures) = rule_files(&[root.join("missing")]);
         assert_eq!(failures.len(), 1);
+    }
+
+    #[test]
+    fn symbolic_links_to_directories_are_followed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("rules")).unwrap();
+        fs::create_dir_all(root.join("shared/nested")).unwrap();
+        fs::write(root.join("rules/a.yml"), "").unwrap();
+        fs::write(root.join("shared/nested/s.yml"), "").unwrap();
+        std::os::unix::fs::symlink(root.join("shared"), root.join("rules/pack")).unwrap();
+        // A cycle, and a second way into the linked directory.
+        std::os::unix::fs::symlink(root.join("rules"), root.join("shared/loop")).unwrap();
+        std::os::unix::fs::symlink(root.join("shared"), root.join("rules/zz-again")).unwrap();
+        let (files, failures) = rule_files(&[root.join("rules")]);
+        assert!(failures.is_empty(), "{failures:?}");
+        let names: Vec<_> = files
+            .iter()
+            .map(|file| {
+                file.strip_prefix(root.join("rules"))
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(names, ["a.yml", "pack/nested/s.yml"]);
     }
 
     #[test]

@@ -717,7 +717,12 @@ fn step(
                 None => Outcome::Pending,
             }
         }
-        (Kind::Together { of, count, within }, GroupState::Together(together)) => {
+        (
+            Kind::Together {
+                of, count, within, ..
+            },
+            GroupState::Together(together),
+        ) => {
             let Role::Steps(matched) = role else {
                 return Outcome::NotMatch;
             };

@@ -120,6 +120,19 @@ impl PatternTable {
         })
     }
 
+    /// The text of the keyword with literal id `id`, marked `(cased)` when
+    /// it is case-sensitive (lower case otherwise).
+    pub fn keyword(&self, id: u32) -> String {
+        let find = |ids: &HashMap<String, u32>| {
+            ids.iter()
+                .find(|(_, found)| **found == id)
+                .map(|(text, _)| text.clone())
+        };
+        find(&self.insensitive)
+            .or_else(|| find(&self.sensitive).map(|text| format!("{text}(cased)")))
+            .unwrap_or_default()
+    }
+
     /// The regex id of `source` (already checked to compile on its own).
     pub fn regex(&mut self, source: &str) -> u32 {
         *self.regex_ids.entry(source.to_owned()).or_insert_with(|| {

@@ -47,6 +47,8 @@ pub(crate) enum Kind {
         first: Condition,
         then: Condition,
         within: SignedDuration,
+        /// A hash of what the steps match, part of the rule's definition.
+        steps: u64,
     },
     /// Events matching at least `count` of the conditions `of` (each
     /// condition by one event or more, in any order) within `within`.
@@ -54,6 +56,8 @@ pub(crate) enum Kind {
         of: Box<[Condition]>,
         count: usize,
         within: SignedDuration,
+        /// A hash of what the steps match, part of the rule's definition.
+        steps: u64,
     },
     /// A value of `field` not seen in the group before; values seen during
     /// `learn` from the group's first match are known without firing.

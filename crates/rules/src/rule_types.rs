@@ -155,9 +155,11 @@ impl Compiler {
             .and_then(|then| self.compile_condition(then, problems));
         let within = required(spec.within.as_ref(), at, "sequence", "within", problems)
             .and_then(|within| positive_duration(within, "within", problems));
+        let (first, then) = (first?, then?);
         Some(Kind::Sequence {
-            first: first?,
-            then: then?,
+            steps: self.steps_hash(&[&first, &then]),
+            first,
+            then,
             within: within?,
         })
     }
@@ -190,9 +192,26 @@ impl Compiler {
         let steps = of.len() as u64;
         let needed = count(spec.count.as_ref(), steps, steps, "count", problems)?;
         Some(Kind::Together {
+            steps: self.steps_hash(&of.iter().collect::<Vec<_>>()),
             of: of.into_boxed_slice(),
             count: usize::try_from(needed).unwrap_or(usize::MAX),
             within: within?,
+        })
+    }
+
+    /// A hash (64-bit FNV-1a, stable across builds, as it is saved with
+    /// the detector's state) of the canonical text of a rule's steps. The
+    /// state of a sequence or together rule is which steps matched, so a
+    /// reload that changes what a step matches must not keep it.
+    fn steps_hash(&self, steps: &[&Condition]) -> u64 {
+        let keyword = |id| self.patterns.keyword(id);
+        let mut text = String::new();
+        for step in steps {
+            step.describe(&keyword, &mut text);
+            text.push(';');
+        }
+        text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
         })
     }
 

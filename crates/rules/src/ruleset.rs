@@ -16,11 +16,26 @@ use crate::rule::Rule;
 pub struct RuleSet {
     rules: Vec<Rule>,
     prefilter: Prefilter,
+    skipped: Skipped,
+}
+
+/// Sigma rules left out of a rule set because they use what firewatch
+/// does not support.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Skipped {
+    /// How many rules.
+    pub rules: usize,
+    /// One warning per unsupported part, naming the rule.
+    pub reasons: Vec<Diagnostic>,
 }
 
 impl RuleSet {
-    pub(crate) fn new(rules: Vec<Rule>, prefilter: Prefilter) -> Self {
-        Self { rules, prefilter }
+    pub(crate) fn new(rules: Vec<Rule>, prefilter: Prefilter, skipped: Skipped) -> Self {
+        Self {
+            rules,
+            prefilter,
+            skipped,
+        }
     }
 
     /// Loads and compiles every rule under these files and directories.
@@ -63,6 +78,18 @@ impl RuleSet {
     /// The rule with this id.
     pub fn rule(&self, id: &str) -> Option<&Rule> {
         self.rules.iter().find(|rule| rule.id() == id)
+    }
+
+    /// How many Sigma rules were skipped because they use a part firewatch
+    /// does not support (the other rules loaded).
+    pub fn skipped_rules(&self) -> usize {
+        self.skipped.rules
+    }
+
+    /// Why Sigma rules were skipped: one warning per unsupported part, at
+    /// its `file:line:column`, naming the rule.
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.skipped.reasons
     }
 
     pub(crate) fn prefilter(&self) -> &Prefilter {

@@ -34,6 +34,9 @@
 //!   `for`, `flap` and `escalate` when the rule has them. What a
 //!   rule matches (`filter:`, `match:`, `when:`) may change without losing
 //!   the windows: the matches already counted were matches when they came.
+//!   The steps of a `sequence` or `together` are part of the definition
+//!   (a hash of their canonical text), as its state says which step
+//!   matched: swapped or changed steps start fresh.
 //! - A new rule starts empty.
 //!
 //! # Sources across a restart
@@ -165,10 +168,19 @@ pub(crate) fn definition(rule: &Rule) -> String {
             " window={window:#} factor={factor} min_count={min_count}"
         ),
         Kind::Absence { period, expect } => write!(text, " period={period:#} expect={expect:?}"),
-        Kind::Sequence { within, .. } => write!(text, " within={within:#}"),
-        Kind::Together { of, count, within } => {
-            write!(text, " of={} count={count} within={within:#}", of.len())
+        Kind::Sequence { within, steps, .. } => {
+            write!(text, " within={within:#} steps={steps:016x}")
         }
+        Kind::Together {
+            of,
+            count,
+            within,
+            steps,
+        } => write!(
+            text,
+            " of={} count={count} within={within:#} steps={steps:016x}",
+            of.len()
+        ),
         Kind::NewValue { field, learn } => write!(text, " field={field:?} learn={learn:#}"),
         Kind::Cardinality {
             field,

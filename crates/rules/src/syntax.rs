@@ -306,7 +306,7 @@ pub(crate) fn text_items(list: &Spanned<TextList>, source: &str) -> Vec<(String,
 }
 
 /// The text of a plain scalar as it stands in the source.
-fn scalar_source(location: Location, source: &str) -> String {
+pub(crate) fn scalar_source(location: Location, source: &str) -> String {
     let span = location.span();
     let text = span
         .byte_offset()

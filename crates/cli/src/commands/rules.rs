@@ -15,6 +15,9 @@ use crate::output::write_json_line;
 pub enum RulesCommand {
     /// Check rule files: syntax, unknown keys, types, regexes, duplicate ids.
     /// Problems are printed as FILE:LINE:COLUMN: MESSAGE; exits 1 if any.
+    /// A Sigma rule that uses a part firewatch does not support is skipped
+    /// with a warning (warning: FILE:LINE:COLUMN: MESSAGE), which alone
+    /// exits 0.
     Lint(LintArgs),
     /// Run rule tests: sample lines in, expected incidents at given times
     /// out (`*.test.yml`; see docs/rules.md). Prints ok or FAILED with a diff
@@ -59,7 +62,18 @@ fn lint(args: LintArgs) -> anyhow::Result<ExitCode> {
     }
     if diagnostics.is_empty() {
         let rules = firewatch_rules::RuleSet::load(&args.paths)?;
-        writeln!(out, "ok: {} rules", rules.len())?;
+        for warning in rules.warnings() {
+            writeln!(out, "warning: {warning}")?;
+        }
+        match rules.skipped_rules() {
+            0 => writeln!(out, "ok: {} rules", rules.len())?,
+            skipped => writeln!(
+                out,
+                "ok: {} rules, {skipped} sigma rule{} skipped",
+                rules.len(),
+                if skipped == 1 { "" } else { "s" }
+            )?,
+        }
         Ok(ExitCode::SUCCESS)
     } else {
         let count = diagnostics.len();

@@ -196,6 +196,17 @@ fn write_summary(
             reloads.applied, reloads.failed
         )?;
     }
+    match summary.sigma_rules_skipped {
+        0 => {}
+        1 => writeln!(
+            out,
+            "1 sigma rule skipped for unsupported parts (see the warnings)"
+        )?,
+        skipped => writeln!(
+            out,
+            "{skipped} sigma rules skipped for unsupported parts (see the warnings)"
+        )?,
+    }
     writeln!(
         out,
         "\n{:16}  {:>9}  {:>12}  {:>5}  {:>9}  {:>12}  {:>9}  {:>9}",

@@ -15,8 +15,8 @@
 use serde_saphyr::{Location, Spanned};
 
 use crate::compile::Problems;
-use crate::limits::MAX_REGEX_BYTES;
-use crate::syntax::{ConditionSpec, KeywordSpec, Literal, TextList, place};
+use crate::limits::{MAX_KEYWORD_BYTES, MAX_REGEX_BYTES};
+use crate::syntax::{ConditionSpec, KeywordSpec, Literal, TextList, place, scalar_source};
 
 use super::{LogSource, Node, expression, join, mapping, negate, spanned};
 
@@ -39,7 +39,7 @@ pub(crate) fn translate(
     for (key, value) in entries {
         match key.value.as_str() {
             "condition" => condition = Some(value),
-            "timeframe" => problems.at(
+            "timeframe" => problems.unsupported(
                 place(key),
                 "timeframe is not supported: write a correlation rule with a timespan",
             ),
@@ -193,7 +193,7 @@ fn modifiers(names: &[&str], at: Spanned<()>, problems: &mut Problems<'_>) -> Op
             "gt" => Kind::Compare(">"),
             "gte" => Kind::Compare(">="),
             unsupported if UNSUPPORTED.contains(&unsupported) => {
-                problems.at(
+                problems.unsupported(
                     place(&at),
                     format!("modifier `{unsupported}` is not supported"),
                 );
@@ -201,7 +201,7 @@ fn modifiers(names: &[&str], at: Spanned<()>, problems: &mut Problems<'_>) -> Op
                 continue;
             }
             unknown => {
-                problems.at(place(&at), format!("unknown modifier `{unknown}`"));
+                problems.unsupported(place(&at), format!("unknown modifier `{unknown}`"));
                 ok = false;
                 continue;
             }
@@ -250,7 +250,9 @@ fn field_item(
 enum Value {
     Null,
     Bool(bool),
-    Number(f64),
+    /// A number, and its text as written: `1.10` matches `1.10`, not
+    /// `1.1`, and integers past 2^53 keep every digit.
+    Number(f64, String),
     Text(String),
 }
 
@@ -259,7 +261,7 @@ impl Value {
         match self {
             Value::Null => None,
             Value::Bool(value) => Some(value.to_string()),
-            Value::Number(number) => Some(number.to_string()),
+            Value::Number(_, text) => Some(text.clone()),
             Value::Text(text) => Some(text.clone()),
         }
     }
@@ -271,7 +273,17 @@ fn values(node: &Spanned<Node>, problems: &mut Problems<'_>) -> Option<Vec<(Valu
         let value = match &node.value {
             Node::Null => Value::Null,
             Node::Bool(value) => Value::Bool(*value),
-            Node::Number(number) => Value::Number(*number),
+            Node::Number(number) => {
+                let written = scalar_source(node.defined, problems.source);
+                Value::Number(
+                    *number,
+                    if written.is_empty() {
+                        number.to_string()
+                    } else {
+                        written
+                    },
+                )
+            }
             Node::Text(text) => Value::Text(text.clone()),
             Node::List(_) | Node::Map(_) => {
                 problems.at(place(node), "a value must be a string, a number or null");
@@ -378,7 +390,7 @@ fn matcher(
             let mut parts = Vec::new();
             for (value, location) in &values {
                 match value {
-                    Value::Number(number) => {
+                    Value::Number(number, _) => {
                         parts.push(comparison(
                             field,
                             op,
@@ -404,10 +416,19 @@ fn matcher(
                 .filter(|(_, set)| *set)
                 .map(|(flag, _)| *flag)
                 .collect();
+            let mut beyond = false;
             let items: Vec<(String, Location)> = values
                 .iter()
                 .filter_map(|(value, location)| {
                     let text = text_of(value, *location, problems)?;
+                    if let Some(part) = beyond_the_engine(&text) {
+                        problems.unsupported(
+                            place(&spanned((), *location)),
+                            format!("{part} in a regex are not supported by the regex engine"),
+                        );
+                        beyond = true;
+                        return None;
+                    }
                     let pattern = if prefix.is_empty() {
                         text
                     } else {
@@ -416,6 +437,9 @@ fn matcher(
                     Some((pattern, *location))
                 })
                 .collect();
+            if beyond {
+                return None;
+            }
             if modifiers.all {
                 items
                     .into_iter()
@@ -453,6 +477,21 @@ fn matcher(
     Some(join(modifiers.all, parts, at))
 }
 
+/// What a Sigma regex uses that the Rust regex engine cannot run
+/// (look-around, back-references), if anything; other syntax errors are
+/// left to the compiler, which reports them as errors.
+fn beyond_the_engine(pattern: &str) -> Option<&'static str> {
+    use regex_syntax::ast::ErrorKind;
+    let error = regex_syntax::ast::parse::Parser::new()
+        .parse(pattern)
+        .err()?;
+    match error.kind() {
+        ErrorKind::UnsupportedLookAround => Some("look-around assertions"),
+        ErrorKind::UnsupportedBackreference => Some("back-references"),
+        _ => None,
+    }
+}
+
 /// The plain values of one item, sorted by the condition they become.
 #[derive(Default)]
 struct Plain {
@@ -470,7 +509,17 @@ impl Plain {
     fn add(&mut self, field: &str, modifiers: &Modifiers, text: String, at: Location) {
         let (fragment, literal) = wildcard(&text);
         match literal {
-            Some(literal) if field == "message" && modifiers.kind == Kind::Contains => {
+            // A keyword of the prefilter, when it matches as Sigma means:
+            // its case-insensitive scan folds ASCII letters only, and it
+            // takes neither an empty text nor a very long one. Other texts
+            // take the Unicode-aware regex, as on every other field.
+            Some(literal)
+                if field == "message"
+                    && modifiers.kind == Kind::Contains
+                    && !literal.is_empty()
+                    && literal.len() <= MAX_KEYWORD_BYTES
+                    && (modifiers.cased || literal.is_ascii()) =>
+            {
                 self.keywords.push((literal, at));
             }
             Some(literal)

@@ -102,7 +102,15 @@ struct Parser<'a, 'p> {
     problems: &'a mut Problems<'p>,
     /// Set once a problem was reported, to stop at the first.
     failed: bool,
+    /// How many `(` and `not` enclose the token being read.
+    depth: usize,
 }
+
+/// How deeply `(` and `not` may nest in a condition: the parser recurses
+/// once per level, and a hostile rule must not exhaust the stack (during
+/// a reload, that would abort the daemon). Real conditions nest a few
+/// levels.
+const MAX_DEPTH: usize = 64;
 
 fn one(
     text: &str,
@@ -129,6 +137,7 @@ fn one(
         location: node.referenced,
         problems,
         failed: false,
+        depth: 0,
     };
     if parser.tokens.is_empty() {
         parser.fail_at(None, "condition is empty");
@@ -137,7 +146,7 @@ fn one(
     let tree = parser.or();
     if tree.is_some() && parser.next < parser.tokens.len() {
         let (token, offset) = parser.tokens[parser.next].clone();
-        parser.fail_at(Some(offset), unexpected(&token));
+        parser.fail_on(Some(offset), &token);
         return None;
     }
     tree
@@ -145,6 +154,21 @@ fn one(
 
 impl Parser<'_, '_> {
     fn fail_at(&mut self, offset: Option<usize>, message: impl Into<String>) {
+        self.report(offset, message.into(), false);
+    }
+
+    /// Reports a token where it does not belong: an error, or a part of
+    /// Sigma that firewatch does not support (aggregations, `near`).
+    fn fail_on(&mut self, offset: Option<usize>, token: &Token) {
+        let unsupported = match token {
+            Token::Pipe => true,
+            Token::Word(word) => word.eq_ignore_ascii_case("near"),
+            Token::Open | Token::Close => false,
+        };
+        self.report(offset, unexpected(token), unsupported);
+    }
+
+    fn report(&mut self, offset: Option<usize>, message: String, unsupported: bool) {
         if self.failed {
             return;
         }
@@ -156,7 +180,25 @@ impl Parser<'_, '_> {
             },
             _ => self.at,
         };
-        self.problems.at(at, message);
+        if unsupported {
+            self.problems.unsupported(at, message);
+        } else {
+            self.problems.at(at, message);
+        }
+    }
+
+    /// Enters one more level of `(` or `not`; false (reported) past
+    /// [`MAX_DEPTH`].
+    fn descend(&mut self, offset: Option<usize>) -> bool {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            self.fail_at(
+                offset,
+                format!("condition nests ( and not more than {MAX_DEPTH} deep"),
+            );
+            return false;
+        }
+        true
     }
 
     fn peek_word(&self) -> Option<String> {
@@ -190,8 +232,12 @@ impl Parser<'_, '_> {
 
     fn not(&mut self) -> Option<Spanned<ConditionSpec>> {
         if self.peek_word().as_deref() == Some("not") {
+            if !self.descend(self.offset()) {
+                return None;
+            }
             self.next += 1;
             let inner = self.not()?;
+            self.depth -= 1;
             return Some(negate(inner, self.location));
         }
         self.primary()
@@ -206,10 +252,14 @@ impl Parser<'_, '_> {
         self.next += 1;
         match token {
             Token::Open => {
+                if !self.descend(offset) {
+                    return None;
+                }
                 let inner = self.or()?;
                 match self.tokens.get(self.next) {
                     Some((Token::Close, _)) => {
                         self.next += 1;
+                        self.depth -= 1;
                         Some(inner)
                     }
                     _ => {
@@ -219,7 +269,7 @@ impl Parser<'_, '_> {
                 }
             }
             Token::Close | Token::Pipe => {
-                self.fail_at(offset, unexpected(&token));
+                self.fail_on(offset, &token);
                 None
             }
             Token::Word(word) => {
@@ -234,7 +284,7 @@ impl Parser<'_, '_> {
                         None
                     }
                     "near" => {
-                        self.fail_at(offset, unexpected(&Token::Word(word)));
+                        self.fail_on(offset, &Token::Word(word));
                         None
                     }
                     _ => self.selection(&word, offset),
@@ -253,9 +303,10 @@ impl Parser<'_, '_> {
             "1" | "any" => false,
             "all" => true,
             other => {
-                self.fail_at(
+                self.report(
                     quantity_offset,
                     format!("`{other} of` is not supported: use 1 of or all of"),
+                    true,
                 );
                 return None;
             }

@@ -28,10 +28,12 @@
 //! The firewatch id of a Sigma rule is its `name` when it has one, else
 //! its `id` (in lower case). Field names are mapped to the event model by
 //! `mapping`. Whatever a translation cannot carry (modifiers such as
-//! `base64`, aggregations, `near`, unknown keys) is a diagnostic, never
-//! dropped in silence; `docs/sigma.md` lists them. Diagnostics inside a
-//! Sigma document name the rule, so that a file of several documents
-//! reads well in `rules lint`.
+//! `base64`, aggregations, `near`, unknown keys) skips that rule with a
+//! warning (`Problems::unsupported`), never in silence, and the other
+//! rules load; anything else wrong is an error that fails the load.
+//! `docs/sigma.md` lists both. Diagnostics inside a Sigma document name
+//! the rule, so that a file of several documents reads well in `rules
+//! lint`.
 
 mod detection;
 mod expression;
@@ -56,18 +58,23 @@ use crate::syntax::{
 };
 
 /// True when `source` holds Sigma: a YAML document with `detection:` or
-/// `correlation:` at its top level.
+/// `correlation:` at its top level. Text that is not valid YAML is Sigma
+/// when a line starts with one of those keys, so that its syntax error is
+/// reported as Sigma's rather than against the firewatch format.
 pub(crate) fn is_sigma(source: &str) -> bool {
     #[derive(Deserialize)]
     struct Top {
         detection: Option<IgnoredAny>,
         correlation: Option<IgnoredAny>,
     }
-    serde_saphyr::from_multiple::<Top>(source).is_ok_and(|documents| {
-        documents
+    match serde_saphyr::from_multiple::<Top>(source) {
+        Ok(documents) => documents
             .iter()
-            .any(|top| top.detection.is_some() || top.correlation.is_some())
-    })
+            .any(|top| top.detection.is_some() || top.correlation.is_some()),
+        Err(_) => source
+            .lines()
+            .any(|line| line.starts_with("detection:") || line.starts_with("correlation:")),
+    }
 }
 
 /// A YAML value of a `detection:` section, with the place of every part.
@@ -108,7 +115,8 @@ impl<'de> Visitor<'de> for NodeVisitor {
         Ok(Node::Bool(value))
     }
 
-    // Sigma values are matched as text; precision beyond 2^53 is moot.
+    // The number serves comparisons (`gte`, ...); values match by their
+    // text as written, taken from the source (`detection`).
     #[allow(clippy::cast_precision_loss)]
     fn visit_i64<E: de::Error>(self, value: i64) -> Result<Node, E> {
         Ok(Node::Number(value as f64))
@@ -149,9 +157,10 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 }
 
-/// One Sigma document: a detection rule or a correlation.
+/// One Sigma document: a detection rule or a correlation. Its keys are
+/// checked against [`DOCUMENT_KEYS`] apart (`unknown_keys`), so that an
+/// unknown one skips this rule, not the whole file.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct SigmaDocument {
     title: Option<Spanned<String>>,
     id: Option<Spanned<String>>,
@@ -163,51 +172,50 @@ struct SigmaDocument {
     detection: Option<Spanned<Node>>,
     correlation: Option<Spanned<Correlation>>,
     generate: Option<bool>,
-    // Metadata: accepted (tags checked to be a list of strings) and not
-    // used, as firewatch rules have no place for it (docs/sigma.md).
-    #[expect(dead_code, reason = "read to accept and check the key")]
+    #[expect(dead_code, reason = "read to check that tags are a list of strings")]
     tags: Option<Vec<String>>,
-    #[expect(dead_code, reason = "read to accept the key")]
-    author: Option<IgnoredAny>,
-    #[expect(dead_code, reason = "read to accept the key")]
-    date: Option<IgnoredAny>,
-    #[expect(dead_code, reason = "read to accept the key")]
-    modified: Option<IgnoredAny>,
-    #[expect(dead_code, reason = "read to accept the key")]
-    references: Option<IgnoredAny>,
-    #[expect(dead_code, reason = "read to accept the key")]
-    related: Option<IgnoredAny>,
-    #[expect(dead_code, reason = "read to accept the key")]
-    license: Option<IgnoredAny>,
-    #[expect(dead_code, reason = "read to accept the key")]
-    taxonomy: Option<IgnoredAny>,
-    #[expect(dead_code, reason = "read to accept the key")]
-    falsepositives: Option<IgnoredAny>,
-    #[expect(dead_code, reason = "read to accept the key")]
-    fields: Option<IgnoredAny>,
-    #[expect(dead_code, reason = "read to accept the key")]
-    scope: Option<IgnoredAny>,
 }
 
-/// `logsource:` of a detection rule.
+/// The top-level keys of a Sigma document. The metadata among them
+/// (`tags` ... `scope`) is accepted and not used, as firewatch rules have
+/// no place for it (docs/sigma.md).
+const DOCUMENT_KEYS: [&str; 21] = [
+    "title",
+    "id",
+    "name",
+    "status",
+    "description",
+    "level",
+    "logsource",
+    "detection",
+    "correlation",
+    "generate",
+    "tags",
+    "author",
+    "date",
+    "modified",
+    "references",
+    "related",
+    "license",
+    "taxonomy",
+    "falsepositives",
+    "fields",
+    "scope",
+];
+
+/// `logsource:` of a detection rule. `category` and `product` are
+/// accepted and do not narrow the rule: events carry no category, and
+/// firewatch reads Linux and Unix logs.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct LogSource {
-    /// Does not narrow a rule: events carry no category.
-    #[expect(dead_code, reason = "read to accept the key")]
-    pub category: Option<Spanned<String>>,
-    /// Does not narrow a rule: firewatch reads Linux and Unix logs.
-    #[expect(dead_code, reason = "read to accept the key")]
-    pub product: Option<Spanned<String>>,
     /// Narrows the rule to the programs that write the service's log.
     pub service: Option<Spanned<String>>,
-    #[expect(dead_code, reason = "read to accept the key")]
-    pub definition: Option<IgnoredAny>,
 }
+
+const LOG_SOURCE_KEYS: [&str; 4] = ["category", "product", "service", "definition"];
 
 /// `correlation:` of a correlation rule.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Correlation {
     #[serde(rename = "type")]
     kind: Option<Spanned<String>>,
@@ -216,20 +224,90 @@ struct Correlation {
     group_by: Option<Vec<Spanned<String>>>,
     timespan: Option<Spanned<String>>,
     condition: Option<Spanned<CorrelationCondition>>,
-    aliases: Option<Spanned<IgnoredAny>>,
     generate: Option<bool>,
 }
 
-/// `condition:` of a correlation: a bound on a count.
+/// The keys of `correlation:`; `aliases` is reported as unsupported.
+const CORRELATION_KEYS: [&str; 6] = [
+    "type",
+    "rules",
+    "group-by",
+    "timespan",
+    "condition",
+    "generate",
+];
+
+/// `condition:` of a correlation: a lower bound on a count. Other bounds
+/// (`lt`, `lte`, `eq`, `neq`, `range`) are reported by `unknown_keys`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct CorrelationCondition {
     gt: Option<Spanned<u64>>,
     gte: Option<Spanned<u64>>,
-    lt: Option<Spanned<u64>>,
-    lte: Option<Spanned<u64>>,
-    eq: Option<Spanned<u64>>,
     field: Option<Spanned<String>>,
+}
+
+const CONDITION_KEYS: [&str; 3] = ["gt", "gte", "field"];
+
+/// Reports the keys of a document (of its `logsource`, `correlation` and
+/// correlation `condition` too) that firewatch does not support: each
+/// skips the rule.
+fn unknown_keys(document: &Spanned<Node>, problems: &mut Problems<'_>) {
+    let Node::Map(entries) = &document.value else {
+        return;
+    };
+    let report = |entries: &[(Spanned<String>, Spanned<Node>)],
+                  known: &[&str],
+                  message: &dyn Fn(&str) -> String,
+                  problems: &mut Problems<'_>| {
+        for (key, _) in entries {
+            if !known.contains(&key.value.as_str()) {
+                problems.unsupported(place(key), message(&key.value));
+            }
+        }
+    };
+    report(
+        entries,
+        &DOCUMENT_KEYS,
+        &|key| format!("unknown field `{key}`"),
+        problems,
+    );
+    for (key, value) in entries {
+        let Node::Map(inner) = &value.value else {
+            continue;
+        };
+        match key.value.as_str() {
+            "logsource" => report(
+                inner,
+                &LOG_SOURCE_KEYS,
+                &|key| format!("unknown logsource field `{key}`"),
+                problems,
+            ),
+            "correlation" => {
+                report(
+                    inner,
+                    &CORRELATION_KEYS,
+                    &|key| format!("correlation key `{key}` is not supported"),
+                    problems,
+                );
+                for (key, value) in inner {
+                    if let ("condition", Node::Map(bounds)) = (key.value.as_str(), &value.value) {
+                        report(
+                            bounds,
+                            &CONDITION_KEYS,
+                            &|key| {
+                                format!(
+                                    "correlation condition `{key}` is not supported: \
+                                     firewatch fires when a count reaches a bound (gte or gt)"
+                                )
+                            },
+                            problems,
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Sigma rules read from every file, waiting for all files to be in:
@@ -265,6 +343,8 @@ struct PendingCorrelation {
     header: Header,
     correlation: Spanned<Correlation>,
     generate: bool,
+    /// Its document had a problem (reported with the document).
+    skipped: bool,
 }
 
 /// Lines `first..=last` of `path` are the document of the rule `label`.
@@ -291,15 +371,15 @@ struct Header {
 
 impl SigmaRules {
     /// Prefixes the diagnostics that fall inside a Sigma document with
-    /// the rule it holds.
-    pub(crate) fn name_rules_in(&self, diagnostics: &mut [Diagnostic]) {
+    /// the rule it holds, then `separator`.
+    pub(crate) fn name_rules_in(&self, diagnostics: &mut [Diagnostic], separator: &str) {
         for diagnostic in diagnostics {
             let document = self.documents.iter().find(|document| {
                 document.path == diagnostic.path
                     && (document.first..=document.last).contains(&diagnostic.line)
             });
             if let Some(document) = document {
-                diagnostic.message = format!("{}: {}", document.label, diagnostic.message);
+                diagnostic.message = format!("{}{separator}{}", document.label, diagnostic.message);
             }
         }
     }
@@ -397,6 +477,11 @@ impl Compiler {
                 return;
             }
         };
+        // The same documents as trees, for their keys.
+        let trees: Vec<Spanned<Node>> = serde_saphyr::from_multiple(source)
+            .ok()
+            .filter(|trees: &Vec<Spanned<Node>>| trees.len() == documents.len())
+            .unwrap_or_default();
         let source: Arc<str> = source.into();
         let starts: Vec<usize> = documents
             .iter()
@@ -409,6 +494,9 @@ impl Compiler {
                 .get(index + 1)
                 .map_or(usize::MAX, |next| next.saturating_sub(1));
             let mut problems = Problems::new(path, &source);
+            if let Some(tree) = trees.get(index) {
+                unknown_keys(tree, &mut problems);
+            }
             let at = place(&document);
             let document = document.value;
             let label = match (
@@ -431,6 +519,8 @@ impl Compiler {
         }
     }
 
+    /// Translates a detection rule, or queues a correlation. A rule with
+    /// any problem is left out (and its problems absorbed by the caller).
     fn add_sigma_document(
         &mut self,
         path: &Path,
@@ -480,6 +570,7 @@ impl Compiler {
                             .or(document.generate)
                             .unwrap_or(false),
                         correlation,
+                        skipped: !problems.found.is_empty() || !problems.unsupported.is_empty(),
                     });
                 }
             }
@@ -489,7 +580,8 @@ impl Compiler {
                 let Some(header) = header else {
                     return;
                 };
-                let Some(condition) = translated else {
+                let clean = problems.found.is_empty() && problems.unsupported.is_empty();
+                let Some(condition) = translated.filter(|_| clean) else {
                     self.sigma.broken.extend(header.aliases);
                     return;
                 };
@@ -517,19 +609,23 @@ impl Compiler {
     }
 
     /// Queues the Sigma rules for compiling: detection rules that no
-    /// correlation consumes, then the correlations.
+    /// correlation consumes, then the correlations. A skipped correlation
+    /// still consumes its rules: they were written to feed it, not to
+    /// raise incidents one event at a time.
     pub(crate) fn finish_sigma(&mut self) {
         let sigma = std::mem::take(&mut self.sigma.rules);
         let correlations = std::mem::take(&mut self.sigma.correlations);
         let mut consumed = HashSet::new();
         let mut translated = Vec::new();
         for pending in correlations {
+            if !pending.generate {
+                consumed.extend(self.sigma.known_references(&pending.correlation.value));
+            }
+            if pending.skipped {
+                continue;
+            }
             let mut problems = Problems::new(&pending.path, &pending.source);
-            let spec = self.sigma.correlation_rule(&pending, &mut problems);
-            if let Some((spec, references)) = spec {
-                if !pending.generate {
-                    consumed.extend(references);
-                }
+            if let Some(spec) = self.sigma.correlation_rule(&pending, &mut problems) {
                 translated.push((pending.path.clone(), Arc::clone(&pending.source), spec));
             }
             self.absorb(problems);
@@ -630,22 +726,37 @@ fn rule_spec(header: Header, when: ConditionSpec) -> Spanned<RuleSpec> {
 }
 
 impl SigmaRules {
-    /// The firewatch rule of a correlation and the firewatch ids of the
-    /// detection rules it refers to; `None` when it has a problem
+    /// The firewatch ids of the detection rules a correlation refers to,
+    /// leaving out names that are not one.
+    fn known_references<'a>(
+        &'a self,
+        correlation: &'a Correlation,
+    ) -> impl Iterator<Item = String> + 'a {
+        correlation
+            .rules
+            .iter()
+            .flat_map(|rules| &rules.value)
+            .filter_map(|reference| self.detection(reference.value.trim()).cloned())
+    }
+
+    /// The firewatch id of the detection rule with this Sigma name or id.
+    fn detection(&self, name: &str) -> Option<&String> {
+        self.detections
+            .get(name)
+            .or_else(|| self.detections.get(&name.to_ascii_lowercase()))
+    }
+
+    /// The firewatch rule of a correlation; `None` when it has a problem
     /// (reported).
     fn correlation_rule(
         &self,
         pending: &PendingCorrelation,
         problems: &mut Problems<'_>,
-    ) -> Option<(Spanned<RuleSpec>, Vec<String>)> {
+    ) -> Option<Spanned<RuleSpec>> {
         let at = place(&pending.correlation);
         let location = pending.correlation.referenced;
         let correlation = &pending.correlation.value;
         let mut ok = true;
-        if let Some(aliases) = &correlation.aliases {
-            problems.at(place(aliases), "correlation aliases are not supported");
-            ok = false;
-        }
         let Some(kind) = &correlation.kind else {
             problems.at(
                 at,
@@ -743,7 +854,7 @@ impl SigmaRules {
                     return None;
                 }
                 let [first, then] = references.as_slice() else {
-                    problems.at(
+                    problems.unsupported(
                         place(kind),
                         "temporal_ordered is supported for two rules (a sequence); \
                          chain correlations for more",
@@ -761,7 +872,7 @@ impl SigmaRules {
                 ));
             }
             other => {
-                problems.at(
+                problems.unsupported(
                     place(kind),
                     format!(
                         "correlation type {other:?} is not supported: expected event_count, \
@@ -771,7 +882,7 @@ impl SigmaRules {
                 return None;
             }
         }
-        ok.then_some((spec, references))
+        ok.then_some(spec)
     }
 
     /// The firewatch ids of the rules a correlation refers to.
@@ -793,11 +904,7 @@ impl SigmaRules {
         let mut ok = true;
         for reference in &rules.value {
             let name = reference.value.trim();
-            let key = self
-                .detections
-                .get(name)
-                .or_else(|| self.detections.get(&name.to_ascii_lowercase()));
-            match key {
+            match self.detection(name) {
                 Some(id) if !ids.contains(id) => ids.push(id.clone()),
                 Some(_) => {
                     problems.at(place(reference), format!("`{name}` is listed twice"));
@@ -806,13 +913,18 @@ impl SigmaRules {
                 None if self.broken.contains(name)
                     || self.broken.contains(&name.to_ascii_lowercase()) =>
                 {
-                    // Its own problems are reported.
+                    // Its own problems are reported: this one is skipped
+                    // with it, or the rules do not load at all.
+                    problems.unsupported(
+                        place(reference),
+                        format!("`{name}` is not loaded, so neither is this correlation"),
+                    );
                     ok = false;
                 }
                 None if self.correlation_names.contains(name)
                     || self.correlation_names.contains(&name.to_ascii_lowercase()) =>
                 {
-                    problems.at(
+                    problems.unsupported(
                         place(reference),
                         format!(
                             "`{name}` is a correlation: chained correlations are not supported"
@@ -860,28 +972,13 @@ fn count_bound(
     }
 }
 
-/// `gte: N` as N and `gt: N` as N + 1; other bounds are not supported.
+/// `gte: N` as N and `gt: N` as N + 1 (other bounds are reported by
+/// `unknown_keys`).
 fn lower_bound(
     bound: &Spanned<CorrelationCondition>,
     problems: &mut Problems<'_>,
 ) -> Option<Spanned<u64>> {
     let condition = &bound.value;
-    for (key, value) in [
-        ("lt", &condition.lt),
-        ("lte", &condition.lte),
-        ("eq", &condition.eq),
-    ] {
-        if let Some(value) = value {
-            problems.at(
-                place(value),
-                format!(
-                    "condition {key} is not supported: firewatch fires when a count reaches a \
-                     bound (gte or gt)"
-                ),
-            );
-            return None;
-        }
-    }
     match (&condition.gte, &condition.gt) {
         (Some(gte), None) => Some(gte.clone()),
         (None, Some(gt)) => Some(spanned(gt.value.saturating_add(1), gt.referenced)),

@@ -64,6 +64,24 @@ fn assert_problem(yaml: &str, expected: &str) {
     assert!(found[0].contains(expected), "{found:?} lacks {expected:?}");
 }
 
+/// The warnings of `yaml`, which must load, as `line:column: message`.
+fn warnings(yaml: &str) -> Vec<String> {
+    rules(yaml)
+        .warnings()
+        .iter()
+        .map(|warning| format!("{}:{}: {}", warning.line, warning.column, warning.message))
+        .collect()
+}
+
+/// `yaml` loads with one rule skipped, for the one reason `expected`.
+fn assert_skipped(yaml: &str, expected: &str) {
+    let set = rules(yaml);
+    assert_eq!(set.skipped_rules(), 1);
+    let found = warnings(yaml);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains(expected), "{found:?} lacks {expected:?}");
+}
+
 #[test]
 fn header_becomes_the_rule() {
     let set = detection("  keywords: [boom]\n  condition: keywords\n");
@@ -197,6 +215,72 @@ fn each_modifier_translates() {
 }
 
 #[test]
+fn regex_flags_comparisons_and_wildcards_match_events() {
+    let lines = serde_json::json!({"text": "first\nsecond", "status": 404});
+    for (item, expected) in [
+        ("text|re: '^second$'", false),
+        ("text|re|m: '^second$'", true),
+        ("text|re: 'first.second'", false),
+        ("text|re|s: 'first.second'", true),
+        ("text|re|i|s: 'FIRST.second'", true),
+        ("status|lt: 500", true),
+        ("status|lt: 404", false),
+        ("status|lte: 404", true),
+        ("status|lte: 403", false),
+        ("status|gt: 403", true),
+        ("status|gt: 404", false),
+    ] {
+        let set = detection(&format!("  sel:\n    {item}\n  condition: sel\n"));
+        assert_eq!(
+            matching(set, &[event("x", lines.clone())]),
+            [expected],
+            "{item}"
+        );
+    }
+    let one = detection("  sel:\n    user: 'ro?t'\n  condition: sel\n");
+    let found = matching(
+        one,
+        &[
+            event("x", serde_json::json!({"user": "root"})),
+            event("x", serde_json::json!({"user": "ROAT"})),
+            event("x", serde_json::json!({"user": "rot"})),
+            event("x", serde_json::json!({"user": "rooot"})),
+        ],
+    );
+    assert_eq!(found, [true, true, false, false]);
+    let escaped = detection("  sel:\n    cmd: 'a\\*b'\n  condition: sel\n");
+    let found = matching(
+        escaped,
+        &[
+            event("x", serde_json::json!({"cmd": "a*b"})),
+            event("x", serde_json::json!({"cmd": "axb"})),
+        ],
+    );
+    assert_eq!(found, [true, false]);
+    assert_problem(
+        &format!("{HEAD}detection:\n  sel:\n    user|contains: null\n  condition: sel\n"),
+        "7:20: sigma rule `t` (Test rule): null matches only as a plain value",
+    );
+}
+
+#[test]
+fn numbers_match_as_written() {
+    let set = detection(
+        "  sel:\n    ver: 1.10\n  big:\n    id: 9007199254740993\n  condition: sel or big\n",
+    );
+    let found = matching(
+        set,
+        &[
+            event("x", serde_json::json!({"ver": "1.10"})),
+            event("x", serde_json::json!({"ver": "1.1"})),
+            event("x", serde_json::json!({"id": 9_007_199_254_740_993_u64})),
+            event("x", serde_json::json!({"id": "9007199254740992"})),
+        ],
+    );
+    assert_eq!(found, [true, false, true, false]);
+}
+
+#[test]
 fn keyword_lists_search_the_message() {
     let any = detection(
         "  keywords:\n    - 'FAILED password'\n    - 'invalid*user'\n  condition: keywords\n",
@@ -216,6 +300,42 @@ fn keyword_lists_search_the_message() {
         &[
             event("session opened for user root", serde_json::json!({})),
             event("session opened for user bob", serde_json::json!({})),
+        ],
+    );
+    assert_eq!(found, [true, false]);
+}
+
+#[test]
+fn message_values_match_like_those_of_other_fields() {
+    // Letters beyond ASCII fold case on the message as on a field.
+    let accented = detection("  sel:\n    msg|contains: ÉCHEC\n  condition: sel\n");
+    let found = matching(
+        accented,
+        &[
+            event("connexion: échec", serde_json::json!({})),
+            event("connexion: ÉCHEC", serde_json::json!({})),
+            event("connexion: echec", serde_json::json!({})),
+        ],
+    );
+    assert_eq!(found, [true, true, false]);
+    let keywords = detection("  keywords: [Überlauf]\n  condition: keywords\n");
+    assert_eq!(
+        matching(keywords, &[event("puffer-ÜBERLAUF", serde_json::json!({}))]),
+        [true]
+    );
+    // An empty text is in every message; a long one still matches.
+    let empty = detection("  sel:\n    msg|contains: ''\n  condition: sel\n");
+    assert_eq!(
+        matching(empty, &[event("anything", serde_json::json!({}))]),
+        [true]
+    );
+    let long = "x".repeat(crate::limits::MAX_KEYWORD_BYTES + 1);
+    let set = detection(&format!("  keywords: ['{long}']\n  condition: keywords\n"));
+    let found = matching(
+        set,
+        &[
+            event(&format!("a {long} b"), serde_json::json!({})),
+            event("a x b", serde_json::json!({})),
         ],
     );
     assert_eq!(found, [true, false]);
@@ -295,44 +415,89 @@ fn log_sources_narrow_to_their_programs() {
 }
 
 #[test]
-fn unsupported_parts_are_diagnostics_naming_the_rule_at_their_place() {
+fn unsupported_parts_skip_the_rule_with_a_warning_naming_it_at_their_place() {
     let rule = |detection: &str| format!("{HEAD}detection:\n{detection}");
-    assert_problem(
+    assert_skipped(
         &rule("  sel:\n    cmd|base64: evil\n  condition: sel\n"),
-        "7:5: sigma rule `t` (Test rule): modifier `base64` is not supported",
+        "7:5: sigma rule `t` (Test rule) skipped: modifier `base64` is not supported",
     );
     for (modifier, message) in [
         ("windash", "modifier `windash` is not supported"),
         ("fieldref", "modifier `fieldref` is not supported"),
+        ("expand", "modifier `expand` is not supported"),
         ("frobnicate", "unknown modifier `frobnicate`"),
-        ("contains|endswith", "conflicts"),
     ] {
-        assert_problem(
+        assert_skipped(
             &rule(&format!(
                 "  sel:\n    cmd|{modifier}: x\n  condition: sel\n"
             )),
             message,
         );
     }
-    assert_problem(
+    assert_skipped(
         &rule("  sel: { a: 1 }\n  condition: sel | count() > 5\n"),
-        "7:18: sigma rule `t` (Test rule): aggregations",
+        "7:18: sigma rule `t` (Test rule) skipped: aggregations",
     );
-    assert_problem(
+    assert_skipped(
         &rule("  sel: { a: 1 }\n  condition: sel near other\n"),
-        "7:18: sigma rule `t` (Test rule): near is not supported",
+        "7:18: sigma rule `t` (Test rule) skipped: near is not supported",
+    );
+    assert_skipped(
+        &rule("  sel: { a: 1 }\n  condition: 2 of sel*\n"),
+        "`2 of` is not supported",
+    );
+    assert_skipped(
+        &rule("  sel: { a: 1 }\n  timeframe: 5m\n  condition: sel\n"),
+        "timeframe is not supported",
+    );
+    assert_skipped(
+        &rule("  sel: { a|re: 'x(?=y)' }\n  condition: sel\n"),
+        "6:16: sigma rule `t` (Test rule) skipped: look-around assertions in a regex are not \
+         supported",
+    );
+    assert_skipped(
+        &rule("  sel: { a|re: '(a)\\1' }\n  condition: sel\n"),
+        "back-references in a regex are not supported",
+    );
+    assert_skipped(
+        &format!("{HEAD}levle: high\ndetection: {{ k: [x], condition: k }}\n"),
+        "5:1: sigma rule `t` (Test rule) skipped: unknown field `levle`",
+    );
+    assert_skipped(
+        &format!(
+            "{HEAD}logsource: {{ service: sshd, os: linux }}\ndetection: {{ k: [x], condition: k }}\n"
+        ),
+        "unknown logsource field `os`",
+    );
+}
+
+#[test]
+fn the_supported_rules_of_a_file_load_beside_a_skipped_one() {
+    let yaml = format!(
+        "{HEAD}detection: {{ k: [alpha], condition: k }}\n---\n\
+         title: Dashes\nname: dashes\ndetection:\n  sel: {{ cmd|windash: '-x' }}\n  condition: sel\n"
+    );
+    let set = rules(&yaml);
+    let ids: Vec<&str> = set.rules().iter().map(|rule| rule.id()).collect();
+    assert_eq!(ids, ["t"]);
+    assert_eq!(set.skipped_rules(), 1);
+    assert_eq!(
+        warnings(&yaml),
+        ["10:10: sigma rule `dashes` (Dashes) skipped: modifier `windash` is not supported"]
+    );
+    assert_eq!(matching(set, &[event_at(0, "alpha")]), [true]);
+}
+
+#[test]
+fn errors_in_a_sigma_rule_fail_the_load() {
+    let rule = |detection: &str| format!("{HEAD}detection:\n{detection}");
+    assert_problem(
+        &rule("  sel:\n    cmd|contains|endswith: x\n  condition: sel\n"),
+        "conflicts",
     );
     assert_problem(
         &rule("  sel: { a: 1 }\n  condition: 'sel and nope'\n"),
         "7:23: sigma rule `t` (Test rule): condition names `nope`",
-    );
-    assert_problem(
-        &rule("  sel: { a: 1 }\n  condition: 2 of sel*\n"),
-        "`2 of` is not supported",
-    );
-    assert_problem(
-        &rule("  sel: { a: 1 }\n  timeframe: 5m\n  condition: sel\n"),
-        "timeframe is not supported",
     );
     assert_problem(
         &rule("  sel: { a|re: '(unclosed' }\n  condition: sel\n"),
@@ -343,13 +508,32 @@ fn unsupported_parts_are_diagnostics_naming_the_rule_at_their_place() {
         "invalid CIDR",
     );
     assert_problem(
-        &format!("{HEAD}levle: high\ndetection: {{ k: [x], condition: k }}\n"),
-        "5:1: sigma: unknown field `levle`",
-    );
-    assert_problem(
         "title: T\nlevel: high\ndetection: { k: [x], condition: k }\n",
         "a Sigma rule needs a name or an id",
     );
+    // An unsupported part beside an error is reported with it.
+    let found = problems(&format!(
+        "{HEAD}status: bogus\ndetection:\n  sel: {{ a|base64: x }}\n  condition: sel\n"
+    ));
+    assert_eq!(found.len(), 2, "{found:?}");
+}
+
+#[test]
+fn deep_nesting_in_a_condition_is_an_error_not_a_stack_overflow() {
+    let rule = |condition: &str| {
+        format!("{HEAD}detection:\n  sel: {{ a: 1 }}\n  condition: '{condition}'\n")
+    };
+    let deep = format!("{}sel{}", "(".repeat(100_000), ")".repeat(100_000));
+    assert_problem(&rule(&deep), "condition nests ( and not more than 64 deep");
+    let negations = format!("{}sel", "not ".repeat(100_000));
+    assert_problem(
+        &rule(&negations),
+        "7:271: sigma rule `t` (Test rule): condition nests",
+    );
+    let unclosed = "(".repeat(100_000);
+    assert_problem(&rule(&unclosed), "condition nests");
+    let fine = format!("{}sel{}", "(not ".repeat(30), ")".repeat(30));
+    assert_eq!(problems(&rule(&fine)), Vec::<String>::new());
 }
 
 const BASE: &str = "title: Failed login\nname: failed-login\nlevel: low\n\
@@ -434,26 +618,85 @@ fn temporal_is_together_and_temporal_ordered_of_two_is_a_sequence() {
 }
 
 #[test]
-fn unsupported_correlations_are_diagnostics() {
+fn temporal_counts_rules_and_temporal_ordered_takes_two() {
+    let three = |kind: &str, condition: &str| {
+        format!(
+            "title: A\nname: a\ndetection: {{ k: [alpha], condition: k }}\n---\n\
+             title: B\nname: b\ndetection: {{ k: [beta], condition: k }}\n---\n\
+             title: G\nname: g\ndetection: {{ k: [gamma], condition: k }}\n---\n\
+             title: C\nname: c\ncorrelation:\n  type: {kind}\n  rules: [a, b, g]\n  \
+             timespan: 1m\n{condition}"
+        )
+    };
+    let two_of_three = rules(&three("temporal", "  condition: { gte: 2 }\n"));
+    let mut detector = Detector::new(Arc::new(two_of_three));
+    detector.observe(&event_at(0, "gamma"), &mut Vec::new());
+    assert!(detector.take_changes().is_empty());
+    detector.observe(&event_at(10, "alpha"), &mut Vec::new());
+    assert_eq!(detector.take_changes().len(), 1);
+    assert_problem(
+        &three("temporal", "  condition: { gte: 4 }\n"),
+        "a temporal condition counts rules: 1 to 3 here",
+    );
+    let ordered = three("temporal_ordered", "");
+    assert_skipped(
+        &ordered,
+        "sigma rule `c` (C) skipped: temporal_ordered is supported for two rules",
+    );
+    assert!(rules(&ordered).is_empty(), "its rules stay consumed");
+}
+
+#[test]
+fn unsupported_correlations_are_skipped_by_name() {
     let correlation = |body: &str| {
         format!(
             "{BASE}---\ntitle: C\nname: c\ncorrelation:\n  rules: [failed-login]\n  timespan: 1m\n{body}"
         )
     };
-    assert_problem(
+    assert_skipped(
         &correlation("  type: value_sum\n  condition: { gte: 1 }\n"),
-        "correlation type \"value_sum\" is not supported",
+        "sigma rule `c` (C) skipped: correlation type \"value_sum\" is not supported",
     );
-    assert_problem(
-        &correlation("  type: event_count\n  condition: { lt: 3 }\n"),
-        "condition lt is not supported",
-    );
-    assert_problem(
+    for (bound, at) in [
+        ("lt: 3", "15:16"),
+        ("lte: 3", "15:16"),
+        ("eq: 3", "15:16"),
+        ("neq: 3", "15:16"),
+        ("range: 3..5", "15:16"),
+        ("gte: 1, range: 3..5", "15:24"),
+    ] {
+        let key = bound
+            .rsplit(", ")
+            .next()
+            .and_then(|key| key.split(':').next());
+        assert_skipped(
+            &correlation(&format!(
+                "  type: event_count\n  condition: {{ {bound} }}\n"
+            )),
+            &format!(
+                "{at}: sigma rule `c` (C) skipped: correlation condition `{}` is not supported",
+                key.unwrap_or_default()
+            ),
+        );
+    }
+    assert_skipped(
         &correlation(
             "  type: event_count\n  condition: { gte: 3 }\n  aliases: { ip: { failed-login: rhost } }\n",
         ),
-        "correlation aliases are not supported",
+        "correlation key `aliases` is not supported",
     );
+    assert_skipped(
+        &format!(
+            "{}extra: 1\n",
+            correlation("  type: event_count\n  condition: { gte: 3 }\n")
+        ),
+        "unknown field `extra`",
+    );
+    // The skipped correlation still consumes its rule.
+    let set = rules(&correlation(
+        "  type: event_count\n  condition: { eq: 3 }\n",
+    ));
+    assert!(set.is_empty());
     assert_problem(
         &correlation("  type: value_count\n  condition: { gte: 3 }\n"),
         "a value_count condition needs field",
@@ -468,6 +711,36 @@ fn unsupported_correlations_are_diagnostics() {
 }
 
 #[test]
+fn correlations_over_a_skipped_rule_or_a_correlation_are_skipped() {
+    let skipped = "title: Dashes\nname: dashes\ndetection:\n  sel: { cmd|windash: '-x' }\n  \
+        condition: sel\n---\ntitle: C\nname: c\ncorrelation:\n  type: event_count\n  \
+        rules: [dashes]\n  timespan: 1m\n  condition: { gte: 2 }\n";
+    let set = rules(skipped);
+    assert!(set.is_empty());
+    assert_eq!(set.skipped_rules(), 2);
+    assert!(
+        warnings(skipped)[1].contains("sigma rule `c` (C) skipped: `dashes` is not loaded"),
+        "{:?}",
+        warnings(skipped)
+    );
+    let chained = format!(
+        "{BASE}---\ntitle: C\nname: c\ncorrelation:\n  type: event_count\n  rules: [failed-login]\n  \
+         timespan: 1m\n  condition: {{ gte: 2 }}\n---\ntitle: D\nname: d\ncorrelation:\n  \
+         type: event_count\n  rules: [c]\n  timespan: 5m\n  condition: {{ gte: 2 }}\n"
+    );
+    assert_skipped(
+        &chained,
+        "sigma rule `d` (D) skipped: `c` is a correlation: chained correlations are not supported",
+    );
+    let ids: Vec<String> = rules(&chained)
+        .rules()
+        .iter()
+        .map(|rule| rule.id().to_owned())
+        .collect();
+    assert_eq!(ids, ["c"]);
+}
+
+#[test]
 fn sigma_files_are_told_apart_by_content() {
     assert!(super::is_sigma("title: x\ndetection: {}\n"));
     assert!(super::is_sigma("title: a\n---\ncorrelation: {}\n"));
@@ -475,4 +748,14 @@ fn sigma_files_are_told_apart_by_content() {
         "id: a\ntitle: A\nseverity: low\nmatch: { any: [x] }\n"
     ));
     assert!(!super::is_sigma("rules: []\n"));
+    assert!(!super::is_sigma("rules: [\n"));
+}
+
+#[test]
+fn a_yaml_error_in_a_sigma_file_is_reported_as_sigma() {
+    let found = problems(&format!(
+        "{HEAD}logsource: {{ service: sshd }}\ndetection:\n  sel: [a\n  condition: sel\n"
+    ));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains(": sigma: "), "{found:?}");
 }
