@@ -31,7 +31,8 @@
 //!   a group's state and open incident depend on: the type with its
 //!   parameters (`count`, `window`, ...), `group_by`, `resolve_after`, the
 //!   title and the severity (an open incident carries the last two), and
-//!   `for`, `flap` and `escalate` when the rule has them. What a
+//!   `key`, `for`, `flap` and `escalate` when the rule has them (groups are
+//!   stored by incident key). What a
 //!   rule matches (`filter:`, `match:`, `when:`) may change without losing
 //!   the windows: the matches already counted were matches when they came.
 //! - A new rule starts empty.
@@ -190,6 +191,11 @@ pub(crate) fn definition(rule: &Rule) -> String {
         " group_by={:?} resolve_after={:#} severity={} title={:?}",
         rule.group_by, rule.resolve_after, rule.severity, rule.title
     );
+    if let Some(key) = rule.key_template() {
+        // Groups are stored by key: other keys, other groups. Only when
+        // set, like the lifecycle below.
+        let _ = write!(text, " key={key:?}");
+    }
     if !rule.lifecycle.is_default() {
         // Only when set, so that the definitions of rules written before
         // these keys existed, and their saved groups, stay the same.

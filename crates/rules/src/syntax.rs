@@ -20,6 +20,7 @@ use serde::de::{self, IgnoredAny, SeqAccess, Visitor};
 use serde_saphyr::{Location, MessageFormatter, Spanned, UserMessageFormatter};
 
 use crate::lifecycle::{EscalationSpec, FlapSpec};
+use crate::limits::yaml_options;
 
 /// A place in a rule file: 1-based line and column (in characters).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +73,7 @@ pub(crate) struct RuleSpec {
     pub id: Option<Spanned<String>>,
     pub title: Option<Spanned<String>>,
     pub description: Option<String>,
+    pub key: Option<Spanned<String>>,
     pub severity: Option<Spanned<String>>,
     pub filter: Option<Spanned<FilterSpec>>,
     #[serde(rename = "match")]
@@ -391,7 +393,7 @@ pub(crate) struct RuleFile {
 /// Reads a rule file: one rule (a mapping with `id`), or `rules:` and a
 /// list, with `conditions:` and `lists:` beside it.
 pub(crate) fn parse_rule_file(text: &str) -> Result<RuleFile, SyntaxError> {
-    let shape: Option<Shape> = serde_saphyr::from_str(text)?;
+    let shape: Option<Shape> = serde_saphyr::from_str_with_options(text, yaml_options())?;
     match shape {
         None => Err(SyntaxError {
             place: Place::START,
@@ -404,10 +406,13 @@ pub(crate) fn parse_rule_file(text: &str) -> Result<RuleFile, SyntaxError> {
             conditions: None,
             lists: None,
         }) => Ok(RuleFile {
-            rules: vec![serde_saphyr::from_str(text)?],
+            rules: vec![serde_saphyr::from_str_with_options(text, yaml_options())?],
             ..RuleFile::default()
         }),
-        Some(_) => Ok(serde_saphyr::from_str::<RuleFile>(text)?),
+        Some(_) => Ok(serde_saphyr::from_str_with_options::<RuleFile>(
+            text,
+            yaml_options(),
+        )?),
     }
 }
 
