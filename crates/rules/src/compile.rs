@@ -912,7 +912,11 @@ mod tests {
         assert_eq!(problems(&nested(20)), []);
         let found = problems(&nested(10_000));
         assert_eq!(found.len(), 1, "{:?}", &found[..found.len().min(3)]);
-        assert!(found[0].2.contains("depth"), "{}", found[0].2);
+        assert!(
+            found[0].2.contains("at most 64 levels deep"),
+            "{}",
+            found[0].2
+        );
     }
 
     #[test]

@@ -17,10 +17,11 @@ use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, SeqAccess, Visitor};
+use serde_saphyr::budget::BudgetBreach;
 use serde_saphyr::{Location, MessageFormatter, Spanned, UserMessageFormatter};
 
 use crate::lifecycle::{EscalationSpec, FlapSpec};
-use crate::limits::yaml_options;
+use crate::limits::{MAX_YAML_DEPTH, yaml_options};
 
 /// A place in a rule file: 1-based line and column (in characters).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,9 +60,19 @@ pub(crate) struct SyntaxError {
 impl From<serde_saphyr::Error> for SyntaxError {
     fn from(error: serde_saphyr::Error) -> Self {
         let inner = error.without_snippet();
+        let message = match inner {
+            serde_saphyr::Error::Budget {
+                breach: BudgetBreach::Depth { .. },
+                ..
+            } => format!(
+                "nested too deep: a rule file holds mappings and lists at most \
+                 {MAX_YAML_DEPTH} levels deep"
+            ),
+            _ => UserMessageFormatter.format_message(inner).into_owned(),
+        };
         Self {
             place: inner.location().map_or(Place::START, Place::of),
-            message: UserMessageFormatter.format_message(inner).into_owned(),
+            message,
         }
     }
 }
