@@ -73,9 +73,9 @@ pub const DETECTOR_STATE_VERSION: u32 = 1;
 /// event time, and the watermark. Serde data, `"version": 1`.
 ///
 /// Restored into a changed rule set, the groups of a rule that is gone are
-/// dropped, and a rule whose type, type parameters, `group_by`,
-/// `resolve_after`, title or severity changed starts fresh; a change to
-/// what a rule matches keeps its windows.
+/// dropped, and a rule whose type, type parameters, `group_by`, `key`,
+/// `resolve_after`, title, severity or lifecycle keys changed starts fresh;
+/// a change to what a rule matches keeps its windows.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DetectorState {
     #[serde(deserialize_with = "supported_version")]
