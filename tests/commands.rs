@@ -334,8 +334,9 @@ tests:
 
 #[test]
 fn rules_test_covers_every_rule_type_and_lifecycle_feature() {
-    // One rule file and one test file per type, and one for `for`, `flap`
-    // and `escalate`: each fires, nearly fires, and takes lines out of order.
+    // One rule file and one test file per type, one for `for`, `flap` and
+    // `escalate`, and one for conditions: each fires, nearly fires, takes
+    // lines out of order and goes through a restart.
     let dir = common::root().join("fixtures/rule-types");
     for name in [
         "any",
@@ -348,6 +349,7 @@ fn rules_test_covers_every_rule_type_and_lifecycle_feature() {
         "cardinality",
         "ratio",
         "lifecycle",
+        "conditions",
     ] {
         assert!(dir.join(format!("{name}.yml")).is_file(), "{name}");
         assert!(
@@ -357,11 +359,11 @@ fn rules_test_covers_every_rule_type_and_lifecycle_feature() {
     }
     assert_eq!(
         stdout_of(&["rules", "lint", "fixtures/rule-types"]),
-        "ok: 12 rules\n"
+        "ok: 13 rules\n"
     );
     let stdout = stdout_of(&["rules", "test", "fixtures/rule-types"]);
     assert!(
-        stdout.ends_with("30 tests in 10 files: 30 passed, 0 failed\n"),
+        stdout.ends_with("44 tests in 11 files: 44 passed, 0 failed\n"),
         "{stdout}"
     );
 }

@@ -31,20 +31,28 @@
 //!   `firewatch run` and `firewatch detect` do, from one source (named by
 //!   the test's `source`, default `test`).
 //! - Nothing depends on the wall clock. Every line is read as if received at
-//!   the test's `received` time (default: its first evaluation time): that
-//!   is the time of lines that carry none and the year of year-less syslog
-//!   time stamps.
+//!   the test's `received` time (default: the time of its first `expect`
+//!   entry): that is the time of lines that carry none and the year of
+//!   year-less syslog time stamps.
 //! - Evaluation times come in increasing order. At each one, the input lines
 //!   not yet processed whose event time is not after it are processed, in
 //!   input order (the detector places late lines itself); then event time
 //!   moves on to the evaluation time, so that quiet periods pass and
 //!   incidents resolve; then the incidents the detector knows (open, and the
 //!   latest resolved) are compared with the expected ones.
+//! - A `restart: TIME` entry among them processes the lines due by then
+//!   too, without moving event time on; then the processor's state is
+//!   saved as JSON text, as `firewatch run` stores it with a commit, and a
+//!   fresh processor restored from it takes over. A restart must change
+//!   nothing: the same expectations hold with and without it.
 //! - Comparison: the expected list is the complete list; an expected
 //!   incident compares only the fields it gives (`rule`, `key`, `title`,
-//!   `state`, `severity`, `count`). Each expected incident takes the first
-//!   actual one that agrees and is not taken yet; what is left on either
-//!   side is the difference, printed as a diff.
+//!   `state`, `severity`, `count`, `flapping`). Each expected incident
+//!   takes the first actual one that agrees and is not taken yet; what is
+//!   left on either side is the difference, printed as a diff.
+//! - Lines are due by event time, so a line older than an earlier entry of
+//!   `expect` is processed at that entry wherever it is written: a test
+//!   cannot write a line that arrives after event time moved past it.
 //!
 //! A test file that cannot be read or makes no sense is a
 //! [`RuleTestError`] with `file:line:column` for each problem, in the same
@@ -171,14 +179,23 @@ struct RuleTest {
     parser: ParserConfig,
     received: Timestamp,
     lines: Vec<Vec<u8>>,
-    checks: Vec<Check>,
+    steps: Vec<Step>,
 }
 
-/// The incidents expected at one evaluation time.
+/// One entry of `expect`: the lines due by `at` are processed first.
 #[derive(Debug)]
-struct Check {
+struct Step {
     at: Timestamp,
-    incidents: Vec<ExpectedIncident>,
+    action: Action,
+}
+
+/// What a step does once its lines are processed.
+#[derive(Debug)]
+enum Action {
+    /// Moves event time on to the step's time and compares the incidents.
+    Check(Vec<ExpectedIncident>),
+    /// Saves the state and goes on in a fresh processor restored from it.
+    Restart,
 }
 
 /// An incident as a test expects it: only the fields given are compared.
@@ -203,6 +220,9 @@ pub struct ExpectedIncident {
     /// Matching events counted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
+    /// Marked flapping (see the rule's `flap`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flapping: Option<bool>,
 }
 
 impl ExpectedIncident {
@@ -218,6 +238,9 @@ impl ExpectedIncident {
                 .severity
                 .is_none_or(|severity| severity == incident.severity)
             && self.count.is_none_or(|count| count == incident.count)
+            && self
+                .flapping
+                .is_none_or(|flapping| flapping == incident.flapping)
     }
 }
 
@@ -229,6 +252,7 @@ struct Fields<'a> {
     state: Option<IncidentState>,
     severity: Option<Severity>,
     count: Option<u64>,
+    flapping: Option<bool>,
 }
 
 impl<'a> From<&'a ExpectedIncident> for Fields<'a> {
@@ -240,6 +264,7 @@ impl<'a> From<&'a ExpectedIncident> for Fields<'a> {
             state: expected.state,
             severity: expected.severity,
             count: expected.count,
+            flapping: expected.flapping,
         }
     }
 }
@@ -253,6 +278,8 @@ impl<'a> From<&'a Incident> for Fields<'a> {
             state: Some(incident.state),
             severity: Some(incident.severity),
             count: Some(incident.count),
+            // Shown only when set: most rules never flap.
+            flapping: incident.flapping.then_some(true),
         }
     }
 }
@@ -282,6 +309,9 @@ impl fmt::Display for Fields<'_> {
         }
         if let Some(count) = self.count {
             field(f, "count", &count)?;
+        }
+        if let Some(flapping) = self.flapping {
+            field(f, "flapping", &flapping)?;
         }
         if separator.is_empty() {
             f.write_str("any incident")?;
@@ -363,16 +393,18 @@ impl RuleTestFile {
     /// Checks a test file's text; `path` places problems and anchors the
     /// relative paths it names.
     pub fn from_yaml(text: &str, path: &Path) -> Result<Self, RuleTestError> {
-        let spec: TestFileSpec = serde_saphyr::from_str(text).map_err(|error| {
-            let inner = error.without_snippet();
-            let (line, column) = inner.location().map_or((1, 1), line_column);
-            RuleTestError::Invalid(vec![Diagnostic {
-                path: path.to_owned(),
-                line,
-                column,
-                message: UserMessageFormatter.format_message(inner).into_owned(),
-            }])
-        })?;
+        let options = firewatch_rules::limits::yaml_options();
+        let spec: TestFileSpec =
+            serde_saphyr::from_str_with_options(text, options).map_err(|error| {
+                let inner = error.without_snippet();
+                let (line, column) = inner.location().map_or((1, 1), line_column);
+                RuleTestError::Invalid(vec![Diagnostic {
+                    path: path.to_owned(),
+                    line,
+                    column,
+                    message: UserMessageFormatter.format_message(inner).into_owned(),
+                }])
+            })?;
         let mut checker = Checker {
             path,
             base: path.parent().unwrap_or(Path::new("")),
@@ -415,14 +447,7 @@ impl RuleTestFile {
 
 impl RuleTest {
     fn run(&self, rules: Arc<RuleSet>) -> Vec<CheckFailure> {
-        let mut processor = Processor::new(
-            [ProcessorSource {
-                name: &self.source,
-                parser: &self.parser,
-                follows: false,
-            }],
-            rules,
-        );
+        let mut processor = self.processor(Arc::clone(&rules));
         // Event times decide when a line is due; parsing twice is the price
         // of going through the processor unchanged.
         let parser = Parser::new(self.parser.clone());
@@ -439,18 +464,55 @@ impl RuleTest {
             })
             .collect();
         let mut failures = Vec::new();
-        for check in &self.checks {
+        for step in &self.steps {
             let due: Vec<RawRecord> = pending
                 .iter_mut()
-                .filter(|slot| slot.as_ref().is_some_and(|(_, time)| *time <= check.at))
+                .filter(|slot| slot.as_ref().is_some_and(|(_, time)| *time <= step.at))
                 .filter_map(Option::take)
                 .map(|(record, _)| record)
                 .collect();
             processor.process(self.batch(self.received, due), |_, _| {});
-            processor.advance_to(check.at);
-            failures.extend(compare(check, processor.incidents()));
+            match &step.action {
+                Action::Check(incidents) => {
+                    processor.advance_to(step.at);
+                    failures.extend(compare(step.at, incidents, processor.incidents()));
+                }
+                Action::Restart => processor = self.restart(&processor, Arc::clone(&rules)),
+            }
         }
         failures
+    }
+
+    /// A processor for this test's one source.
+    fn processor(&self, rules: Arc<RuleSet>) -> Processor {
+        Processor::new(
+            [ProcessorSource {
+                name: &self.source,
+                parser: &self.parser,
+                follows: false,
+            }],
+            rules,
+        )
+    }
+
+    /// A fresh processor that goes on from the state of `processor`, saved
+    /// as JSON text and read back as `firewatch run` does across a
+    /// restart. A state that does not save or read is a bug, not a test
+    /// failure: the processor then starts empty, as a restart would, and
+    /// the expectations that follow show it.
+    fn restart(&self, processor: &Processor, rules: Arc<RuleSet>) -> Processor {
+        let mut restarted = self.processor(rules);
+        let saved = processor
+            .rule_state()
+            .and_then(|state| serde_json::to_string(&state))
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text));
+        match saved {
+            Ok(state) => {
+                restarted.restore_rule_state(&state);
+            }
+            Err(error) => tracing::warn!(%error, "the rule state does not save"),
+        }
+        restarted
     }
 
     fn batch(&self, received: Timestamp, records: Vec<RawRecord>) -> Batch {
@@ -464,12 +526,16 @@ impl RuleTest {
     }
 }
 
-/// Pairs expected and actual incidents; `None` when they agree.
-fn compare(check: &Check, actual: Vec<Incident>) -> Option<CheckFailure> {
+/// Pairs expected and actual incidents at `at`; `None` when they agree.
+fn compare(
+    at: Timestamp,
+    expected: &[ExpectedIncident],
+    actual: Vec<Incident>,
+) -> Option<CheckFailure> {
     let mut unexpected: Vec<Option<Incident>> = actual.into_iter().map(Some).collect();
     let mut matched = Vec::new();
     let mut missing = Vec::new();
-    for expected in &check.incidents {
+    for expected in expected {
         let taken = unexpected
             .iter_mut()
             .find(|slot| {
@@ -487,7 +553,7 @@ fn compare(check: &Check, actual: Vec<Incident>) -> Option<CheckFailure> {
         return None;
     }
     Some(CheckFailure {
-        at: check.at,
+        at,
         matched,
         missing,
         unexpected,
@@ -520,8 +586,12 @@ struct TestSpec {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExpectSpec {
-    at: Spanned<String>,
-    incidents: Vec<ExpectedIncident>,
+    #[serde(default)]
+    at: Option<Spanned<String>>,
+    #[serde(default)]
+    incidents: Option<Vec<ExpectedIncident>>,
+    #[serde(default)]
+    restart: Option<Spanned<String>>,
 }
 
 /// One input entry: a line, or a map (`series:` or `file:`).
@@ -661,28 +731,18 @@ impl Checker<'_> {
                 Format::Auto
             }),
         };
-        let mut checks: Vec<Check> = Vec::new();
+        let mut steps: Vec<Step> = Vec::new();
         for expect in spec.expect {
-            let Some(at) = self.time(&expect.at) else {
-                continue;
-            };
-            if checks.last().is_some_and(|last| last.at >= at) {
-                self.problem(
-                    &expect.at,
-                    "evaluation times must increase from one `at` to the next".into(),
-                );
+            if let Some(step) = self.step(&spec.name, expect, &steps) {
+                steps.push(step);
             }
-            checks.push(Check {
-                at,
-                incidents: expect.incidents,
-            });
         }
-        if checks.is_empty() && self.problems.len() == before {
+        if steps.is_empty() && self.problems.len() == before {
             self.problem(&spec.name, "the test expects nothing: add `expect`".into());
         }
         let received = match &spec.received {
             Some(received) => self.time(received),
-            None => checks.first().map(|check| check.at),
+            None => steps.first().map(|step| step.at),
         };
         let mut lines = Vec::new();
         for input in spec.input {
@@ -703,8 +763,52 @@ impl Checker<'_> {
             },
             received: received?,
             lines,
-            checks,
+            steps,
         })
+    }
+
+    /// One entry of `expect`: `at:` with `incidents:`, or `restart:`. Its
+    /// time may not go back from the steps `before`, and two evaluations
+    /// may not share one.
+    fn step(&mut self, test: &Spanned<String>, spec: ExpectSpec, before: &[Step]) -> Option<Step> {
+        let (time, action) = match (spec.at, spec.incidents, spec.restart) {
+            (Some(at), Some(incidents), None) => (at, Action::Check(incidents)),
+            (None, None, Some(restart)) => (restart, Action::Restart),
+            (Some(at), None, None) => {
+                self.problem(&at, "an evaluation needs `incidents:` ([] for none)".into());
+                return None;
+            }
+            (_, _, Some(restart)) => {
+                self.problem(
+                    &restart,
+                    "a `restart:` entry stands alone, without `at:` or `incidents:`".into(),
+                );
+                return None;
+            }
+            (None, _, None) => {
+                self.problem(
+                    test,
+                    "an entry of `expect` needs `at:` with `incidents:`, or `restart:`".into(),
+                );
+                return None;
+            }
+        };
+        let at = self.time(&time)?;
+        let is_check = |action: &Action| matches!(action, Action::Check(_));
+        let goes_back = before.last().is_some_and(|last| last.at > at);
+        let repeats = is_check(&action)
+            && before
+                .iter()
+                .rev()
+                .find(|step| is_check(&step.action))
+                .is_some_and(|last| last.at == at);
+        if goes_back || repeats {
+            self.problem(
+                &time,
+                "evaluation times must increase from one `at` to the next".into(),
+            );
+        }
+        Some(Step { at, action })
     }
 
     fn input_map(&mut self, test: &Spanned<String>, map: InputMap, lines: &mut Vec<Vec<u8>>) {
@@ -975,6 +1079,57 @@ rules:
     }
 
     #[test]
+    fn a_restart_keeps_the_window_and_the_open_incident() {
+        // Two refusals before the restart and one after fill the window;
+        // the fourth updates the incident that opened, restored.
+        let line = |time: &str| {
+            format!(
+                "      - '{{\"ts\": \"2026-11-20T09:00:{time}Z\", \"host\": \"db-1\", \"msg\": \"connection refused\"}}'\n"
+            )
+        };
+        let dir = test_dir(&format!(
+            "  - name: restarts\n    input:\n{}{}{}{}    expect:
+      - restart: 2026-11-20T09:00:15Z
+      - at: 2026-11-20T09:00:25Z
+        incidents: [{{ key: db-down/db-1, state: open, count: 3 }}]
+      - restart: 2026-11-20T09:00:25Z
+      - restart: 2026-11-20T09:00:45Z
+      - at: 2026-11-20T09:01:00Z
+        incidents: [{{ key: db-down/db-1, state: open, count: 4 }}]
+",
+            line("20"),
+            line("10"),
+            line("40"),
+            line("00"),
+        ));
+        let outcomes = run(&dir);
+        assert!(outcomes[0].passed(), "{}", outcomes[0].failures[0]);
+    }
+
+    #[test]
+    fn restart_entries_are_checked() {
+        assert_eq!(
+            problems(
+                "  - name: restarts
+    input: []
+    expect:
+      - at: 2026-11-20T09:25:00Z
+      - restart: 2026-11-20T09:20:00Z
+        incidents: []
+      - restart: 2026-11-20T09:20:00Z
+      - at: 2026-11-20T09:10:00Z
+        incidents: []
+"
+            ),
+            [
+                "6:13: an evaluation needs `incidents:` ([] for none)",
+                "7:18: a `restart:` entry stands alone, without `at:` or `incidents:`",
+                "10:13: evaluation times must increase from one `at` to the next",
+            ]
+        );
+    }
+
+    #[test]
     fn series_render_times_in_each_format_and_number_lines() {
         let dir = test_dir("");
         let path = dir.path().join("t.test.yml");
@@ -1135,6 +1290,38 @@ rules:
         let rules = "id: all\ntitle: all\nseverity: info\nfilter: { source: everything }\n";
         fs::write(dir.path().join("rules.yml"), rules).unwrap();
         assert!(run(&dir)[0].passed(), "{}", run(&dir)[0].failures[0]);
+    }
+
+    #[test]
+    fn every_rule_of_the_default_pack_and_the_fixtures_is_expected_by_a_test() {
+        // A rule added without a test fails here: some expectation must
+        // name it with `rule:`.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for pack in ["pipelines/rules", "fixtures/rule-types"] {
+            let dir = root.join(pack);
+            let mut named = std::collections::HashSet::new();
+            for path in find_rule_test_files(&[&dir]).unwrap() {
+                let file = RuleTestFile::load(&path).unwrap();
+                for step in file.tests.iter().flat_map(|test| &test.steps) {
+                    if let Action::Check(incidents) = &step.action {
+                        named.extend(
+                            incidents
+                                .iter()
+                                .filter_map(|expected| expected.rule.clone()),
+                        );
+                    }
+                }
+            }
+            let rules = RuleSet::load(&[&dir]).unwrap();
+            let untested: Vec<&str> = rules
+                .rules()
+                .iter()
+                .map(|rule| rule.id())
+                .filter(|id| !named.contains(*id))
+                .collect();
+            assert!(untested.is_empty(), "{pack}: no test expects {untested:?}");
+            assert!(!rules.is_empty(), "{pack}");
+        }
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //!
 //! Limits against hostile or runaway rule files are checked here, before
 //! anything big is built: regex source length, compiled regex size (per
-//! regex and for the set), keywords per rule and in total, threshold counts.
+//! regex and for the set), regexes, globs and keywords (per rule and in
+//! total, conditions included), glob length, threshold counts. A limit
+//! crossed is said once; what lies beyond it is not compiled.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -15,7 +17,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use firewatch_event::{Level, Severity, parse_duration};
-use globset::{GlobBuilder, GlobSetBuilder};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use jiff::SignedDuration;
 use regex::RegexBuilder;
 use serde_saphyr::Spanned;
@@ -25,8 +27,8 @@ use crate::diagnostic::Diagnostic;
 use crate::filter::{Filter, TextMatcher, has_wildcard};
 use crate::lifecycle::{Lifecycle, LifecycleSpecs};
 use crate::limits::{
-    MAX_KEYWORD_BYTES, MAX_KEYWORDS, MAX_KEYWORDS_PER_RULE, MAX_REGEX_BYTES, MAX_REGEXES,
-    MAX_THRESHOLD_COUNT, REGEX_SIZE_LIMIT,
+    MAX_GLOB_BYTES, MAX_GLOBS, MAX_KEYWORD_BYTES, MAX_KEYWORDS, MAX_KEYWORDS_PER_RULE,
+    MAX_REGEX_BYTES, MAX_REGEXES, MAX_THRESHOLD_COUNT, REGEX_SIZE_LIMIT,
 };
 use crate::prefilter::{MessageMatch, PatternTable, Prefilter};
 use crate::rule::{DEFAULT_RESOLVE_AFTER, Kind, Rule, Threshold};
@@ -53,7 +55,10 @@ pub(crate) struct Compiler {
     pub(crate) patterns: PatternTable,
     pub(crate) definitions: Definitions,
     keyword_total: usize,
-    pub(crate) regex_total: usize,
+    /// Keywords of the rule being compiled (`match:` and conditions).
+    pub(crate) rule_keywords: usize,
+    regex_total: usize,
+    glob_total: usize,
     /// Where the first `match:` is, to place problems of the shared
     /// automata and regex set.
     first_match: Option<(PathBuf, Place)>,
@@ -203,6 +208,7 @@ impl Compiler {
         let rule_place = place(&spec);
         let spec = spec.value;
         let mut problems = Problems::new(path, source);
+        self.rule_keywords = 0;
 
         let id = self.check_id(&spec, rule_place, &mut problems);
         let name = spec
@@ -253,7 +259,7 @@ impl Compiler {
         }
         let filter = spec
             .filter
-            .map(|filter| compile_filter(filter, source, &mut problems));
+            .map(|filter| self.compile_filter(filter, source, &mut problems));
         let message = spec.message.map(|message| {
             if self.first_match.is_none() {
                 self.first_match = Some((path.to_owned(), place(&message)));
@@ -265,6 +271,9 @@ impl Compiler {
             .as_ref()
             .map(|when| self.compile_condition(when, &mut problems));
         let group_by = compile_group_by(spec.group_by.unwrap_or_default(), &mut problems);
+        let key = spec
+            .key
+            .map(|key| compile_key(key, &group_by, &mut problems));
         let kind = self.compile_kind(
             KindSpecs {
                 kind: spec.kind,
@@ -325,6 +334,7 @@ impl Compiler {
                     .as_deref()
                     .map(|description| TitleTemplate::new(description, &group_by)),
                 description: spec.description,
+                key: key.flatten(),
                 severity,
                 filter,
                 message,
@@ -406,32 +416,7 @@ impl Compiler {
         let keyword_lists = [("any", &spec.any), ("all", &spec.all), ("none", &spec.none)]
             .map(|(key, list)| (key, non_empty_items(key, list.as_ref(), source, problems)));
         let keyword_count: usize = keyword_lists.iter().map(|(_, items)| items.len()).sum();
-        let total_before = self.keyword_total;
-        self.keyword_total += keyword_count;
-        let within_limits = if keyword_count > MAX_KEYWORDS_PER_RULE {
-            problems.at(
-                match_place,
-                format!(
-                    "match has {keyword_count} keywords; a rule may have at most \
-                     {MAX_KEYWORDS_PER_RULE}"
-                ),
-            );
-            false
-        } else if self.keyword_total > MAX_KEYWORDS {
-            // Said once, at the rule that crosses the limit.
-            if total_before <= MAX_KEYWORDS {
-                problems.at(
-                    match_place,
-                    format!(
-                        "the rules together have more than {MAX_KEYWORDS} keywords; \
-                         this rule crosses the limit"
-                    ),
-                );
-            }
-            false
-        } else {
-            true
-        };
+        let within_limits = self.count_keywords(keyword_count, match_place, problems);
 
         let [any, all, none] = keyword_lists.map(|(key, items)| {
             let mut literals = Vec::with_capacity(items.len());
@@ -460,14 +445,7 @@ impl Compiler {
         for (pattern, regex_place) in
             non_empty_items("regex", spec.regex.as_ref(), source, problems)
         {
-            self.regex_total += 1;
-            if self.regex_total > MAX_REGEXES {
-                if self.regex_total == MAX_REGEXES + 1 {
-                    problems.at(
-                        regex_place,
-                        format!("the rules together have more than {MAX_REGEXES} regexes"),
-                    );
-                }
+            if !self.count_regex(regex_place, problems) {
                 continue;
             }
             match check_regex(&pattern) {
@@ -481,6 +459,206 @@ impl Compiler {
             none,
             regexes: regexes.into(),
         }
+    }
+
+    /// Counts `count` more keywords, for the rule being compiled and for
+    /// all rules together. False when either is over its limit: said at
+    /// `at` once per rule, and once for all rules (at the rule that
+    /// crosses it); the keywords are then not compiled.
+    pub(crate) fn count_keywords(
+        &mut self,
+        count: usize,
+        at: Place,
+        problems: &mut Problems<'_>,
+    ) -> bool {
+        let (rule_before, total_before) = (self.rule_keywords, self.keyword_total);
+        self.rule_keywords += count;
+        self.keyword_total += count;
+        if self.rule_keywords > MAX_KEYWORDS_PER_RULE {
+            if rule_before <= MAX_KEYWORDS_PER_RULE {
+                problems.at(
+                    at,
+                    format!(
+                        "this rule has {} keywords; a rule may have at most \
+                         {MAX_KEYWORDS_PER_RULE}",
+                        self.rule_keywords
+                    ),
+                );
+            }
+            return false;
+        }
+        if self.keyword_total > MAX_KEYWORDS {
+            if total_before <= MAX_KEYWORDS {
+                problems.at(
+                    at,
+                    format!(
+                        "the rules together have more than {MAX_KEYWORDS} keywords; \
+                         this rule crosses the limit"
+                    ),
+                );
+            }
+            return false;
+        }
+        true
+    }
+
+    /// Counts one more regex. False once the rules together have more
+    /// than [`MAX_REGEXES`], said once, at the first one over; the regex
+    /// is then not compiled.
+    pub(crate) fn count_regex(&mut self, at: Place, problems: &mut Problems<'_>) -> bool {
+        self.regex_total += 1;
+        if self.regex_total > MAX_REGEXES {
+            if self.regex_total == MAX_REGEXES + 1 {
+                problems.at(
+                    at,
+                    format!("the rules together have more than {MAX_REGEXES} regexes"),
+                );
+            }
+            return false;
+        }
+        true
+    }
+
+    /// The globs `items` as one set, within the limits (each at most
+    /// [`MAX_GLOB_BYTES`], at most [`MAX_GLOBS`] in all rules together,
+    /// said once); `None` when one has a problem (reported at its place,
+    /// or at `at` for the set).
+    pub(crate) fn glob_set(
+        &mut self,
+        items: Vec<(String, Place)>,
+        at: Place,
+        problems: &mut Problems<'_>,
+    ) -> Option<GlobSet> {
+        let mut builder = GlobSetBuilder::new();
+        let mut ok = true;
+        for (text, item_place) in items {
+            if text.len() > MAX_GLOB_BYTES {
+                problems.at(
+                    item_place,
+                    format!(
+                        "glob is {} bytes long; at most {MAX_GLOB_BYTES} are allowed",
+                        text.len()
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            self.glob_total += 1;
+            if self.glob_total > MAX_GLOBS {
+                if self.glob_total == MAX_GLOBS + 1 {
+                    problems.at(
+                        item_place,
+                        format!("the rules together have more than {MAX_GLOBS} globs"),
+                    );
+                }
+                return None;
+            }
+            match GlobBuilder::new(&text).literal_separator(false).build() {
+                Ok(glob) => {
+                    builder.add(glob);
+                }
+                Err(error) => {
+                    problems.at(
+                        item_place,
+                        format!("invalid glob {text:?}: {}", error.kind()),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        match builder.build() {
+            Ok(set) => Some(set),
+            Err(error) => {
+                problems.at(at, format!("invalid globs: {error}"));
+                None
+            }
+        }
+    }
+
+    fn compile_filter(
+        &mut self,
+        spec: Spanned<FilterSpec>,
+        source: &str,
+        problems: &mut Problems<'_>,
+    ) -> Filter {
+        let filter_place = place(&spec);
+        let spec = spec.value;
+        if spec.min_level.is_none()
+            && spec.service.is_none()
+            && spec.host.is_none()
+            && spec.source.is_none()
+            && spec.fields.as_ref().is_none_or(|fields| fields.is_empty())
+        {
+            problems.at(
+                filter_place,
+                "filter has no conditions; add min_level, service, host, source or fields, \
+                 or remove filter",
+            );
+        }
+        let mut filter = Filter::default();
+        if let Some(level) = &spec.min_level {
+            let text = level.value.trim();
+            if text.eq_ignore_ascii_case("unknown") {
+                problems.at(
+                    place(level),
+                    "min_level unknown never matches: events of unknown level never pass \
+                     a min_level filter",
+                );
+            } else {
+                match Level::parse(text) {
+                    Some(parsed) => filter.min_level = Some(parsed),
+                    None => problems.at(
+                        place(level),
+                        format!(
+                            "unknown level {text:?}: expected trace, debug, info, notice, warn, \
+                             error, critical or fatal"
+                        ),
+                    ),
+                }
+            }
+        }
+        filter.service = spec
+            .service
+            .map(|list| self.compile_text_matcher("service", &list, source, problems));
+        filter.host = spec
+            .host
+            .map(|list| self.compile_text_matcher("host", &list, source, problems));
+        filter.source = spec
+            .source
+            .map(|list| self.compile_text_matcher("source", &list, source, problems));
+        let fields = spec.fields.unwrap_or_default();
+        for (path, list) in fields {
+            if path.trim().is_empty() {
+                problems.at(place(&list), "empty field name in fields");
+                continue;
+            }
+            let matcher = self.compile_text_matcher(&path, &list, source, problems);
+            filter.fields.push((path, matcher));
+        }
+        filter
+    }
+
+    fn compile_text_matcher(
+        &mut self,
+        key: &str,
+        list: &Spanned<TextList>,
+        source: &str,
+        problems: &mut Problems<'_>,
+    ) -> TextMatcher {
+        let (exact, wildcards): (Vec<_>, Vec<_>) =
+            non_empty_items(key, Some(list), source, problems)
+                .into_iter()
+                .partition(|(text, _)| !has_wildcard(text));
+        let globs = if wildcards.is_empty() {
+            None
+        } else {
+            self.glob_set(wildcards, place(list), problems)
+        };
+        let exact = exact.into_iter().map(|(text, _)| text).collect();
+        TextMatcher { exact, globs }
     }
 }
 
@@ -548,103 +726,6 @@ pub(crate) fn check_regex(pattern: &str) -> Result<(), String> {
     }
 }
 
-fn compile_filter(spec: Spanned<FilterSpec>, source: &str, problems: &mut Problems<'_>) -> Filter {
-    let filter_place = place(&spec);
-    let spec = spec.value;
-    if spec.min_level.is_none()
-        && spec.service.is_none()
-        && spec.host.is_none()
-        && spec.source.is_none()
-        && spec.fields.as_ref().is_none_or(|fields| fields.is_empty())
-    {
-        problems.at(
-            filter_place,
-            "filter has no conditions; add min_level, service, host, source or fields, \
-             or remove filter",
-        );
-    }
-    let mut filter = Filter::default();
-    if let Some(level) = &spec.min_level {
-        let text = level.value.trim();
-        if text.eq_ignore_ascii_case("unknown") {
-            problems.at(
-                place(level),
-                "min_level unknown never matches: events of unknown level never pass \
-                 a min_level filter",
-            );
-        } else {
-            match Level::parse(text) {
-                Some(parsed) => filter.min_level = Some(parsed),
-                None => problems.at(
-                    place(level),
-                    format!(
-                        "unknown level {text:?}: expected trace, debug, info, notice, warn, \
-                         error, critical or fatal"
-                    ),
-                ),
-            }
-        }
-    }
-    filter.service = spec
-        .service
-        .map(|list| compile_text_matcher("service", &list, source, problems));
-    filter.host = spec
-        .host
-        .map(|list| compile_text_matcher("host", &list, source, problems));
-    filter.source = spec
-        .source
-        .map(|list| compile_text_matcher("source", &list, source, problems));
-    let fields = spec.fields.unwrap_or_default();
-    for (path, list) in fields {
-        if path.trim().is_empty() {
-            problems.at(place(&list), "empty field name in fields");
-            continue;
-        }
-        let matcher = compile_text_matcher(&path, &list, source, problems);
-        filter.fields.push((path, matcher));
-    }
-    filter
-}
-
-fn compile_text_matcher(
-    key: &str,
-    list: &Spanned<TextList>,
-    source: &str,
-    problems: &mut Problems<'_>,
-) -> TextMatcher {
-    let mut exact = Vec::new();
-    let mut globs = GlobSetBuilder::new();
-    let mut glob_count = 0;
-    for (text, text_place) in non_empty_items(key, Some(list), source, problems) {
-        if !has_wildcard(&text) {
-            exact.push(text);
-            continue;
-        }
-        match GlobBuilder::new(&text).literal_separator(false).build() {
-            Ok(glob) => {
-                globs.add(glob);
-                glob_count += 1;
-            }
-            Err(error) => problems.at(
-                text_place,
-                format!("invalid glob {text:?}: {}", error.kind()),
-            ),
-        }
-    }
-    let globs = if glob_count == 0 {
-        None
-    } else {
-        match globs.build() {
-            Ok(set) => Some(set),
-            Err(error) => {
-                problems.at(place(list), format!("invalid globs: {error}"));
-                None
-            }
-        }
-    };
-    TextMatcher { exact, globs }
-}
-
 pub(crate) fn compile_threshold(
     spec: Spanned<ThresholdSpec>,
     problems: &mut Problems<'_>,
@@ -701,6 +782,26 @@ pub(crate) fn positive_duration(
             None
         }
     }
+}
+
+/// `key:`, checked to name each group apart (see
+/// [`TitleTemplate::key_problems`]); `None` when it has a problem.
+fn compile_key(
+    key: Spanned<String>,
+    group_by: &[String],
+    problems: &mut Problems<'_>,
+) -> Option<(String, TitleTemplate)> {
+    if key.value.trim().is_empty() {
+        problems.at(place(&key), "key is empty");
+        return None;
+    }
+    let template = TitleTemplate::new(&key.value, group_by);
+    let found = template.key_problems(group_by);
+    let ok = found.is_empty();
+    for message in found {
+        problems.at(place(&key), message);
+    }
+    ok.then_some((key.value, template))
 }
 
 fn compile_group_by(fields: Vec<Spanned<String>>, problems: &mut Problems<'_>) -> Vec<String> {
@@ -820,6 +921,43 @@ mod tests {
     }
 
     #[test]
+    fn deep_nesting_is_refused_with_a_clear_error() {
+        // A condition nested far below the limit compiles; one nested
+        // 10,000 deep is refused while it is read, with no stack overflow.
+        let nested = |depth: usize| {
+            format!(
+                "{HEAD}when: {}{{ min_level: error }}{}\n",
+                "{ not: ".repeat(depth),
+                " }".repeat(depth)
+            )
+        };
+        assert_eq!(problems(&nested(20)), []);
+        let found = problems(&nested(10_000));
+        assert_eq!(found.len(), 1, "{:?}", &found[..found.len().min(3)]);
+        assert!(
+            found[0].2.contains("at most 64 levels deep"),
+            "{}",
+            found[0].2
+        );
+    }
+
+    #[test]
+    fn yaml_type_errors_are_placed_at_the_value() {
+        assert_problem(
+            &format!("{HEAD}match: {{ any: [x] }}\nthreshold: {{ count: lots, window: 1m }}\n"),
+            5,
+            21,
+            "invalid u64",
+        );
+        assert_problem(
+            &format!("{HEAD}match: {{ any: [x] }}\ngroup_by: host\n"),
+            5,
+            11,
+            "sequence",
+        );
+    }
+
+    #[test]
     fn missing_required_keys_are_placed_at_the_rule() {
         assert_problem(
             "rules:\n  - id: a\n    title: A\n    match: { any: [x] }\n",
@@ -911,6 +1049,29 @@ mod tests {
     }
 
     #[test]
+    fn a_key_must_name_each_group_apart() {
+        let head = format!("{HEAD}match: {{ any: [x] }}\ngroup_by: [host, service]\n");
+        assert_eq!(
+            problems(&format!("{head}key: '{{service}} on {{host}}'\n")),
+            []
+        );
+        assert_problem(
+            &format!("{head}key: '{{rule}}/{{host}}'\n"),
+            6,
+            6,
+            "leaves out the group_by field service",
+        );
+        assert_problem(&format!("{head}key: ' '\n"), 6, 6, "key is empty");
+        let found = problems(&format!("{head}key: '{{count}}'\n"));
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(
+            found
+                .iter()
+                .all(|(line, column, _)| (*line, *column) == (6, 6))
+        );
+    }
+
+    #[test]
     fn every_problem_of_a_file_is_reported() {
         let yaml = "rules:\n\
                     \x20 - id: a\n\
@@ -932,6 +1093,108 @@ mod tests {
             duplicate.contains("first defined at t.yml:2"),
             "{duplicate}"
         );
+    }
+
+    /// `count` rules, each with the given extra keys; `{i}` in `keys` is the
+    /// rule's number.
+    fn many_rules(count: usize, keys: impl Fn(usize) -> String) -> String {
+        let mut yaml = String::from("rules:\n");
+        for index in 0..count {
+            yaml.push_str(&format!(
+                "  - id: r{index}\n    title: t\n    severity: low\n{}",
+                keys(index)
+            ));
+        }
+        yaml
+    }
+
+    /// A flow list of `count` items made by `item`.
+    fn list(count: usize, item: impl Fn(usize) -> String) -> String {
+        let items: Vec<String> = (0..count).map(item).collect();
+        format!("[{}]", items.join(", "))
+    }
+
+    /// The one diagnostic of `yaml`, checked to mention `needle`.
+    fn assert_one(yaml: &str, needle: &str) -> (usize, usize) {
+        let found = problems(yaml);
+        assert_eq!(found.len(), 1, "{:?}", &found[..found.len().min(3)]);
+        assert!(
+            found[0].2.contains(needle),
+            "{:?} lacks {needle:?}",
+            found[0].2
+        );
+        (found[0].0, found[0].1)
+    }
+
+    #[test]
+    fn regexes_in_conditions_stop_at_the_limit_with_one_error() {
+        // Three rules of 700 regexes each: the second crosses the limit,
+        // the third compiles none.
+        let yaml = many_rules(3, |rule| {
+            format!(
+                "    when: {{ field: message, op: regex, value: {} }}\n",
+                list(700, |index| format!("'e{rule}x{index}'"))
+            )
+        });
+        let (line, _) = assert_one(&yaml, "more than 1000 regexes");
+        assert_eq!(line, 9, "at the second rule's condition");
+    }
+
+    #[test]
+    fn globs_have_a_length_and_a_count_limit() {
+        let long = format!("{}*", "a".repeat(crate::limits::MAX_GLOB_BYTES));
+        assert_problem(
+            &format!("{HEAD}filter: {{ host: ['{long}'] }}\n"),
+            4,
+            18,
+            "glob is 1025 bytes long",
+        );
+        assert_problem(
+            &format!("{HEAD}when: {{ field: path, op: glob, value: '{long}' }}\n"),
+            4,
+            39,
+            "glob is 1025 bytes long",
+        );
+        // 6,000 filter globs and 6,000 condition globs: one error.
+        let yaml = many_rules(2, |rule| {
+            let globs = list(6_000, |index| format!("'h{rule}x{index}*'"));
+            if rule == 0 {
+                format!("    filter: {{ host: {globs} }}\n")
+            } else {
+                format!("    when: {{ field: host, op: glob, value: {globs} }}\n")
+            }
+        });
+        assert_one(&yaml, "more than 10000 globs");
+    }
+
+    #[test]
+    fn keywords_in_conditions_count_towards_the_keyword_limits() {
+        let words = |rule: usize, count: usize| list(count, |index| format!("w{rule}x{index}"));
+        assert_one(
+            &format!(
+                "{HEAD}when: {{ keywords: {{ any: {} }} }}\n",
+                words(0, crate::limits::MAX_KEYWORDS_PER_RULE + 1)
+            ),
+            "keywords; a rule may have at most",
+        );
+        // Within the limit in match: and in when:, over it together.
+        assert_one(
+            &format!(
+                "{HEAD}match: {{ any: {} }}\nwhen:\n  all:\n    - {{ keywords: {{ all: {} }} }}\n    - {{ keywords: {{ any: {} }} }}\n",
+                words(0, 6_000),
+                words(1, 3_000),
+                words(2, 3_000)
+            ),
+            "this rule has 12000 keywords",
+        );
+        // Eleven rules of 9,100 keywords each cross the limit of all rules.
+        let yaml = many_rules(11, |rule| {
+            format!(
+                "    when: {{ keywords: {{ any: {} }} }}\n",
+                words(rule, 9_100)
+            )
+        });
+        assert_one(&yaml, "more than 100000 keywords");
     }
 
     #[test]

@@ -14,13 +14,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use firewatch_event::Level;
-use globset::{GlobBuilder, GlobSetBuilder};
 use regex::RegexBuilder;
 use serde_saphyr::Spanned;
 
 use crate::compile::{Compiler, Problems, check_regex, non_empty_items};
 use crate::condition::{Condition, FieldTest, Network, Ordering, ValueSet};
-use crate::limits::{MAX_KEYWORD_BYTES, MAX_LIST_ITEMS, MAX_REGEXES, REGEX_SIZE_LIMIT};
+use crate::limits::{MAX_KEYWORD_BYTES, MAX_LIST_ITEMS, REGEX_SIZE_LIMIT};
 use crate::syntax::{ConditionSpec, KeywordSpec, Literal, Place, place};
 
 /// Named conditions and lists of every file read so far.
@@ -185,6 +184,8 @@ impl Compiler {
         // itself cannot be wrong, so nothing lands in `unplaced`.
         let mut unplaced = Problems::new(Path::new(""), "");
         for name in pending {
+            // Its keywords count for no rule, only for all of them.
+            self.rule_keywords = 0;
             self.named_condition(&name, Place::START, &mut unplaced);
         }
     }
@@ -330,11 +331,17 @@ impl Compiler {
             return None;
         }
         let case_sensitive = keywords.case_sensitive.unwrap_or(false);
-        let mut ok = true;
         let source = problems.source;
-        let [any, all] = [("any", &keywords.any), ("all", &keywords.all)].map(|(key, list)| {
+        let lists = [("any", &keywords.any), ("all", &keywords.all)]
+            .map(|(key, list)| (key, non_empty_items(key, list.as_ref(), source, problems)));
+        let count = lists.iter().map(|(_, items)| items.len()).sum();
+        if !self.count_keywords(count, place(spec), problems) {
+            return None;
+        }
+        let mut ok = true;
+        let [any, all] = lists.map(|(key, items)| {
             let mut literals = Vec::new();
-            for (keyword, at) in non_empty_items(key, list.as_ref(), source, problems) {
+            for (keyword, at) in items {
                 if keyword.is_empty() {
                     problems.at(at, format!("empty keyword in {key}"));
                     ok = false;
@@ -441,47 +448,24 @@ impl Compiler {
                 FieldTest::Compare(ordering, bound)
             }
             "glob" => {
-                let mut builder = GlobSetBuilder::new();
-                let mut patterns = Vec::new();
-                let mut ok = true;
-                for (item, item_place) in self.several(value, problems)? {
-                    let text = item.text();
-                    match GlobBuilder::new(&text).literal_separator(false).build() {
-                        Ok(glob) => {
-                            builder.add(glob);
-                            patterns.push(text.into_boxed_str());
-                        }
-                        Err(error) => {
-                            problems.at(
-                                item_place,
-                                format!("invalid glob {text:?}: {}", error.kind()),
-                            );
-                            ok = false;
-                        }
-                    }
-                }
-                match builder.build() {
-                    Ok(set) if ok => FieldTest::Glob {
-                        set,
-                        patterns: patterns.into(),
-                    },
-                    Ok(_) => return None,
-                    Err(error) => {
-                        problems.at(place(value), format!("invalid globs: {error}"));
-                        return None;
-                    }
+                let items: Vec<(String, Place)> = self
+                    .several(value, problems)?
+                    .into_iter()
+                    .map(|(item, item_place)| (item.text(), item_place))
+                    .collect();
+                let patterns: Vec<Box<str>> =
+                    items.iter().map(|(text, _)| text.as_str().into()).collect();
+                let set = self.glob_set(items, place(value), problems)?;
+                FieldTest::Glob {
+                    set,
+                    patterns: patterns.into(),
                 }
             }
             "regex" => {
                 let mut regexes = Vec::new();
                 for (item, item_place) in self.several(value, problems)? {
                     let pattern = item.text();
-                    self.regex_total += 1;
-                    if self.regex_total == MAX_REGEXES + 1 {
-                        problems.at(
-                            item_place,
-                            format!("the rules together have more than {MAX_REGEXES} regexes"),
-                        );
+                    if !self.count_regex(item_place, problems) {
                         return None;
                     }
                     let compiled = check_regex(&pattern).and_then(|()| {

@@ -890,6 +890,25 @@ mod reload_tests {
     }
 
     #[test]
+    fn a_keyed_rule_keeps_its_window_through_a_reload_unless_its_key_changed() {
+        let keyed = format!("{BURST}    group_by: [host]\n    key: 'burst on {{host}}'\n");
+        let mut detector = Detector::new(rules(&format!("rules:{keyed}")));
+        observe(&mut detector, &event_at(0, "fail"));
+        observe(&mut detector, &event_at(10, "fail"));
+        detector.replace_rules(rules(&format!("rules:{DOWN}{keyed}")));
+        assert!(observe(&mut detector, &event_at(20, "fail"))[0].1.is_some());
+        assert_eq!(detector.take_changes()[0].key, "burst on web-01");
+
+        // Another key is another set of groups: the window starts empty.
+        let mut detector = Detector::new(rules(&format!("rules:{keyed}")));
+        observe(&mut detector, &event_at(0, "fail"));
+        observe(&mut detector, &event_at(10, "fail"));
+        let rekeyed = keyed.replace("burst on", "burst at");
+        detector.replace_rules(rules(&format!("rules:{rekeyed}")));
+        assert_eq!(observe(&mut detector, &event_at(20, "fail"))[0].1, None);
+    }
+
+    #[test]
     fn a_new_absence_rule_watches_its_expected_groups_from_the_reload_on() {
         let mut detector = Detector::new(rules(&format!("rules:{DOWN}")));
         observe(&mut detector, &event_at(0, "up"));

@@ -19,8 +19,9 @@
 //!   one. Once it has reopened `count` times within `within`, it is marked
 //!   flapping, and from then on resolves only after `within` of quiet (or
 //!   `resolve_after` if longer). A reopened incident skips `for`: it held
-//!   long enough before. Reopening needs the resolved incident in memory:
-//!   it is not part of the state kept across a restart.
+//!   long enough before. The resolved incident a refire may reopen is part
+//!   of the state kept across a restart (see `snapshot`), so a restart in
+//!   between still reopens it.
 //! - **Escalation** (`escalate: [{ count: 50, severity: critical }]`). When
 //!   the incident's match count (for a threshold rule, the matches that
 //!   fired it count) reaches a step's `count`, its severity rises to the

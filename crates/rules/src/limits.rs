@@ -5,6 +5,19 @@
 
 use jiff::SignedDuration;
 
+/// Deepest nesting of mappings and lists in a rule file or a rules test
+/// file: deeper input is refused while it is read, before it can exhaust
+/// the stack.
+pub const MAX_YAML_DEPTH: usize = 64;
+
+/// How rule files and rules test files are read: serde-saphyr's defaults,
+/// with the nesting depth at [`MAX_YAML_DEPTH`].
+pub fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! { max_depth: MAX_YAML_DEPTH },
+    }
+}
+
 /// Largest rule file read, in bytes.
 pub const MAX_RULE_FILE_BYTES: u64 = 16 << 20;
 /// Longest regex source, in bytes.
@@ -16,13 +29,19 @@ pub const REGEX_SET_SIZE_LIMIT: usize = 64 << 20;
 /// Most regexes in all rules together (`match: regex` and `op: regex`).
 /// Each may compile to [`REGEX_SIZE_LIMIT`], so this bounds their memory.
 pub const MAX_REGEXES: usize = 1_000;
+/// Longest glob (`filter:` values with wildcards, `op: glob`), in bytes.
+pub const MAX_GLOB_BYTES: usize = 1 << 10;
+/// Most globs in all rules together. Each compiles to a regex, so this
+/// and [`MAX_GLOB_BYTES`] bound their memory.
+pub const MAX_GLOBS: usize = 10_000;
 /// Longest keyword, in bytes.
 pub const MAX_KEYWORD_BYTES: usize = 1 << 10;
 /// Most values in one list (`lists:` or a list in a condition).
 pub const MAX_LIST_ITEMS: usize = 100_000;
-/// Most keywords (`any` + `all` + `none`) in one rule.
+/// Most keywords in one rule: `match:` (`any` + `all` + `none`) and
+/// `keywords:` in its conditions.
 pub const MAX_KEYWORDS_PER_RULE: usize = 10_000;
-/// Most keywords in all rules together.
+/// Most keywords in all rules together, conditions included.
 pub const MAX_KEYWORDS: usize = 100_000;
 /// Largest `threshold.count`. A filling window holds matches (with their
 /// messages, for samples) until it fires, so this bounds it.

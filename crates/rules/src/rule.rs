@@ -110,6 +110,8 @@ pub struct Rule {
     pub(crate) title_template: TitleTemplate,
     pub(crate) description: Option<String>,
     pub(crate) description_template: Option<TitleTemplate>,
+    /// `key:` as written, and compiled; `None` for the default key.
+    pub(crate) key: Option<(String, TitleTemplate)>,
     pub(crate) severity: Severity,
     pub(crate) filter: Option<Filter>,
     pub(crate) message: Option<MessageMatch>,
@@ -190,25 +192,48 @@ impl Rule {
         self.line
     }
 
-    /// Appends the incident key of `event` to `key`: the rule id, then each
-    /// group value, joined with `/` (`-` for a value the event lacks).
+    /// The incident key template as written (`key:`); `None` when the
+    /// rule keeps the default, the rule id and the group values joined
+    /// with `/`.
+    pub fn key_template(&self) -> Option<&str> {
+        self.key.as_ref().map(|(text, _)| text.as_str())
+    }
+
+    /// Appends the incident key of `event` to `key`: the rule's `key:`
+    /// rendered, or the rule id then each group value, joined with `/`
+    /// (`-` for a value the event lacks).
     pub(crate) fn write_incident_key(&self, event: &Event, key: &mut String) {
-        key.push_str(&self.id);
-        for field in &self.group_by {
-            key.push('/');
+        let value = |field: &str, key: &mut String| {
             key.push_str(event.field_text(field).as_deref().unwrap_or(MISSING));
+        };
+        match &self.key {
+            Some((_, template)) => template.write(key, &self.id, 0, |index, key| {
+                value(self.group_by.get(index).map_or("", String::as_str), key);
+            }),
+            None => {
+                key.push_str(&self.id);
+                for field in &self.group_by {
+                    key.push('/');
+                    value(field, key);
+                }
+            }
         }
     }
 
     /// The incident key of a group given by its values (in `group_by`
     /// order), as [`Rule::write_incident_key`] writes it for an event.
     pub(crate) fn key_of_values(&self, values: &[String]) -> String {
-        let mut key = self.id.to_string();
-        for value in values {
-            key.push('/');
-            key.push_str(value);
+        match &self.key {
+            Some((_, template)) => template.render(&self.id, values, 0),
+            None => {
+                let mut key = self.id.to_string();
+                for value in values {
+                    key.push('/');
+                    key.push_str(value);
+                }
+                key
+            }
         }
-        key
     }
 
     /// The group values of `event`, in `group_by` order.

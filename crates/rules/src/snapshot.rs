@@ -31,7 +31,8 @@
 //!   a group's state and open incident depend on: the type with its
 //!   parameters (`count`, `window`, ...), `group_by`, `resolve_after`, the
 //!   title and the severity (an open incident carries the last two), and
-//!   `for`, `flap` and `escalate` when the rule has them. What a
+//!   `key`, `for`, `flap` and `escalate` when the rule has them (groups are
+//!   stored by incident key). What a
 //!   rule matches (`filter:`, `match:`, `when:`) may change without losing
 //!   the windows: the matches already counted were matches when they came.
 //!   The steps of a `sequence` or `together` are part of the definition
@@ -75,9 +76,9 @@ pub const DETECTOR_STATE_VERSION: u32 = 1;
 /// event time, and the watermark. Serde data, `"version": 1`.
 ///
 /// Restored into a changed rule set, the groups of a rule that is gone are
-/// dropped, and a rule whose type, type parameters, `group_by`,
-/// `resolve_after`, title or severity changed starts fresh; a change to
-/// what a rule matches keeps its windows.
+/// dropped, and a rule whose type, type parameters, `group_by`, `key`,
+/// `resolve_after`, title, severity or lifecycle keys changed starts fresh;
+/// a change to what a rule matches keeps its windows.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DetectorState {
     #[serde(deserialize_with = "supported_version")]
@@ -202,6 +203,11 @@ pub(crate) fn definition(rule: &Rule) -> String {
         " group_by={:?} resolve_after={:#} severity={} title={:?}",
         rule.group_by, rule.resolve_after, rule.severity, rule.title
     );
+    if let Some(key) = rule.key_template() {
+        // Groups are stored by key: other keys, other groups. Only when
+        // set, like the lifecycle below.
+        let _ = write!(text, " key={key:?}");
+    }
     if !rule.lifecycle.is_default() {
         // Only when set, so that the definitions of rules written before
         // these keys existed, and their saved groups, stay the same.

@@ -17,9 +17,11 @@ use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, SeqAccess, Visitor};
+use serde_saphyr::budget::BudgetBreach;
 use serde_saphyr::{Location, MessageFormatter, Spanned, UserMessageFormatter};
 
 use crate::lifecycle::{EscalationSpec, FlapSpec};
+use crate::limits::{MAX_YAML_DEPTH, yaml_options};
 
 /// A place in a rule file: 1-based line and column (in characters).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,9 +60,19 @@ pub(crate) struct SyntaxError {
 impl From<serde_saphyr::Error> for SyntaxError {
     fn from(error: serde_saphyr::Error) -> Self {
         let inner = error.without_snippet();
+        let message = match inner {
+            serde_saphyr::Error::Budget {
+                breach: BudgetBreach::Depth { .. },
+                ..
+            } => format!(
+                "nested too deep: a rule file holds mappings and lists at most \
+                 {MAX_YAML_DEPTH} levels deep"
+            ),
+            _ => UserMessageFormatter.format_message(inner).into_owned(),
+        };
         Self {
             place: inner.location().map_or(Place::START, Place::of),
-            message: UserMessageFormatter.format_message(inner).into_owned(),
+            message,
         }
     }
 }
@@ -72,6 +84,7 @@ pub(crate) struct RuleSpec {
     pub id: Option<Spanned<String>>,
     pub title: Option<Spanned<String>>,
     pub description: Option<String>,
+    pub key: Option<Spanned<String>>,
     pub severity: Option<Spanned<String>>,
     pub filter: Option<Spanned<FilterSpec>>,
     #[serde(rename = "match")]
@@ -391,7 +404,7 @@ pub(crate) struct RuleFile {
 /// Reads a rule file: one rule (a mapping with `id`), or `rules:` and a
 /// list, with `conditions:` and `lists:` beside it.
 pub(crate) fn parse_rule_file(text: &str) -> Result<RuleFile, SyntaxError> {
-    let shape: Option<Shape> = serde_saphyr::from_str(text)?;
+    let shape: Option<Shape> = serde_saphyr::from_str_with_options(text, yaml_options())?;
     match shape {
         None => Err(SyntaxError {
             place: Place::START,
@@ -404,10 +417,13 @@ pub(crate) fn parse_rule_file(text: &str) -> Result<RuleFile, SyntaxError> {
             conditions: None,
             lists: None,
         }) => Ok(RuleFile {
-            rules: vec![serde_saphyr::from_str(text)?],
+            rules: vec![serde_saphyr::from_str_with_options(text, yaml_options())?],
             ..RuleFile::default()
         }),
-        Some(_) => Ok(serde_saphyr::from_str::<RuleFile>(text)?),
+        Some(_) => Ok(serde_saphyr::from_str_with_options::<RuleFile>(
+            text,
+            yaml_options(),
+        )?),
     }
 }
 

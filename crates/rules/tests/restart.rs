@@ -170,6 +170,21 @@ fn cases() -> Vec<Case> {
             incidents: 2,
         },
         Case {
+            name: "threshold with a key",
+            rule: "id: r\ntitle: t\nseverity: low\nmatch: { any: [failed] }\nkey: 'failures on {host}'\n\
+                   threshold: { count: 3, window: 1m }\ngroup_by: [host]\nresolve_after: 2m\n",
+            events: vec![
+                fail(0, "a"),
+                fail(40, "a"),
+                fail(20, "a"),
+                fail(50, "b"),
+                fail(300, "a"),
+                fail(330, "a"),
+                fail(310, "a"),
+            ],
+            incidents: 2,
+        },
+        Case {
             name: "spike",
             rule: "id: r\ntitle: t\nseverity: low\nmatch: { any: [failed] }\n\
                    spike: { window: 1m, factor: 3, min_count: 4 }\nresolve_after: 2m\n",
@@ -188,6 +203,22 @@ fn cases() -> Vec<Case> {
             name: "absence",
             rule: "id: r\ntitle: t\nseverity: low\ntype: absence\nmatch: { any: [heartbeat] }\n\
                    absence: { period: 2m, expect: [{ host: c }] }\ngroup_by: [host]\n",
+            events: vec![
+                info(0, "a", "heartbeat"),
+                info(60, "b", "heartbeat"),
+                info(30, "a", "heartbeat"),
+                info(100, "b", "heartbeat"),
+                info(400, "a", "heartbeat"),
+                info(410, "c", "heartbeat"),
+            ],
+            incidents: 5,
+        },
+        Case {
+            // The expected group and the seen one share their key: host c
+            // is one group, not two.
+            name: "absence with a key",
+            rule: "id: r\ntitle: t\nseverity: low\ntype: absence\nmatch: { any: [heartbeat] }\n\
+                   key: '{rule}:{host}'\nabsence: { period: 2m, expect: [{ host: c }] }\ngroup_by: [host]\n",
             events: vec![
                 info(0, "a", "heartbeat"),
                 info(60, "b", "heartbeat"),
@@ -329,4 +360,34 @@ fn a_restart_after_any_event_gives_the_incidents_of_an_unbroken_run() {
             );
         }
     }
+}
+
+#[test]
+fn incidents_carry_the_key_their_rule_writes() {
+    let by_key = |rule: &str| {
+        let rules = Arc::new(RuleSet::from_yaml(rule, "t.yml").unwrap());
+        let fail = |offset| info(offset, "web-01", "request failed");
+        let (matches, incidents) = run(&rules, &[fail(0), fail(1)], Some(1), 5_000);
+        let keys: Vec<String> = incidents
+            .values()
+            .map(|incident| incident.key.clone())
+            .collect();
+        (matches[0].1.clone(), keys)
+    };
+    let rule =
+        "id: r\ntitle: t\nseverity: low\nmatch: { any: [failed] }\ngroup_by: [host, service]\n";
+    assert_eq!(
+        by_key(rule),
+        ("r/web-01/api".to_owned(), vec!["r/web-01/api".to_owned()]),
+        "the default key"
+    );
+    assert_eq!(
+        by_key(&format!(
+            "{rule}key: '{{service}} on {{host}} ({{rule}})'\n"
+        )),
+        (
+            "api on web-01 (r)".to_owned(),
+            vec!["api on web-01 (r)".to_owned()]
+        )
+    );
 }

@@ -52,6 +52,7 @@ use serde_saphyr::{Location, Spanned};
 
 use crate::compile::{Compiler, Problems};
 use crate::diagnostic::Diagnostic;
+use crate::limits::yaml_options;
 use crate::syntax::{
     CardinalitySpec, ConditionSpec, Place, RuleSpec, SequenceSpec, SyntaxError, ThresholdSpec,
     TogetherSpec, place,
@@ -67,7 +68,7 @@ pub(crate) fn is_sigma(source: &str) -> bool {
         detection: Option<IgnoredAny>,
         correlation: Option<IgnoredAny>,
     }
-    match serde_saphyr::from_multiple::<Top>(source) {
+    match serde_saphyr::from_multiple_with_options::<Top>(source, yaml_options()) {
         Ok(documents) => documents
             .iter()
             .any(|top| top.detection.is_some() || top.correlation.is_some()),
@@ -467,21 +468,23 @@ impl Compiler {
     /// Reads a Sigma file: its detection rules are translated now, its
     /// correlations once every file is in ([`Compiler::finish_sigma`]).
     pub(crate) fn add_sigma_file(&mut self, path: &Path, source: &str) {
-        let documents: Vec<Spanned<SigmaDocument>> = match serde_saphyr::from_multiple(source) {
-            Ok(documents) => documents,
-            Err(error) => {
-                let error = SyntaxError::from(error);
-                let mut problems = Problems::new(path, source);
-                problems.at(error.place, format!("sigma: {}", error.message));
-                self.absorb(problems);
-                return;
-            }
-        };
+        let documents: Vec<Spanned<SigmaDocument>> =
+            match serde_saphyr::from_multiple_with_options(source, yaml_options()) {
+                Ok(documents) => documents,
+                Err(error) => {
+                    let error = SyntaxError::from(error);
+                    let mut problems = Problems::new(path, source);
+                    problems.at(error.place, format!("sigma: {}", error.message));
+                    self.absorb(problems);
+                    return;
+                }
+            };
         // The same documents as trees, for their keys.
-        let trees: Vec<Spanned<Node>> = serde_saphyr::from_multiple(source)
-            .ok()
-            .filter(|trees: &Vec<Spanned<Node>>| trees.len() == documents.len())
-            .unwrap_or_default();
+        let trees: Vec<Spanned<Node>> =
+            serde_saphyr::from_multiple_with_options(source, yaml_options())
+                .ok()
+                .filter(|trees: &Vec<Spanned<Node>>| trees.len() == documents.len())
+                .unwrap_or_default();
         let source: Arc<str> = source.into();
         let starts: Vec<usize> = documents
             .iter()
