@@ -34,10 +34,10 @@ use crate::prefilter::{MessageMatch, PatternTable, Prefilter};
 use crate::rule::{DEFAULT_RESOLVE_AFTER, Kind, Rule, Threshold};
 use crate::rule_types::KindSpecs;
 use crate::ruleset::{RuleSet, Skipped};
-use crate::sigma::{self, SigmaRules};
+use crate::sigma::SigmaRules;
 use crate::syntax::{
-    FilterSpec, MatchSpec, Place, RuleSpec, TextList, ThresholdSpec, parse_rule_file, place,
-    text_items,
+    FileKind, FilterSpec, MatchSpec, Place, RuleSpec, TextList, ThresholdSpec, parse_rule_file,
+    place, text_items,
 };
 use crate::template::TitleTemplate;
 
@@ -75,7 +75,7 @@ pub(crate) struct Compiler {
 struct PendingRule {
     path: PathBuf,
     source: Arc<str>,
-    spec: Spanned<RuleSpec>,
+    spec: Box<Spanned<RuleSpec>>,
 }
 
 /// The problems of one rule, with the file they are in (its path, and its
@@ -132,11 +132,12 @@ impl Compiler {
     /// rules wait for [`Compiler::finish`]. A file whose documents have
     /// `detection:` or `correlation:` at the top is read as Sigma.
     pub fn add_file(&mut self, path: &Path, source: &str) {
-        if sigma::is_sigma(source) {
-            self.add_sigma_file(path, source);
-            return;
-        }
-        match parse_rule_file(source) {
+        let parsed = match FileKind::of(source) {
+            FileKind::Sigma => return self.add_sigma_file(path, source),
+            FileKind::Rules(shape) => parse_rule_file(source, shape),
+            FileKind::Unreadable(error) => Err(error),
+        };
+        match parsed {
             Ok(file) => {
                 let source: Arc<str> = source.into();
                 self.register_definitions(path, &source, file.conditions, file.lists);
@@ -167,7 +168,7 @@ impl Compiler {
         self.pending.push(PendingRule {
             path: path.to_owned(),
             source: Arc::clone(source),
-            spec,
+            spec: Box::new(spec),
         });
     }
 
@@ -204,7 +205,7 @@ impl Compiler {
         }
     }
 
-    fn add_rule(&mut self, path: &Path, source: &str, spec: Spanned<RuleSpec>) {
+    fn add_rule(&mut self, path: &Path, source: &str, spec: Box<Spanned<RuleSpec>>) {
         let rule_place = place(&spec);
         let spec = spec.value;
         let mut problems = Problems::new(path, source);

@@ -380,12 +380,70 @@ impl<'de> Visitor<'de> for TextListVisitor {
     }
 }
 
-/// Just enough of a file's top level to tell its two shapes apart.
-#[derive(Deserialize)]
-struct Shape {
-    rules: Option<IgnoredAny>,
-    conditions: Option<IgnoredAny>,
-    lists: Option<IgnoredAny>,
+/// What a rule file holds, told from its top-level keys.
+#[derive(Debug)]
+pub(crate) enum FileKind {
+    /// Sigma rules and correlations: a document has `detection:` or
+    /// `correlation:` at its top level.
+    Sigma,
+    /// firewatch rules, in one of the shapes of [`RuleFileShape`].
+    Rules(RuleFileShape),
+    /// No readable YAML, and not Sigma: the YAML error.
+    Unreadable(SyntaxError),
+}
+
+/// The two shapes of a firewatch rule file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RuleFileShape {
+    /// One rule: its keys at the top.
+    OneRule,
+    /// `rules:` and a list, with `conditions:` and `lists:` beside it.
+    RuleList,
+    /// No document at all.
+    Empty,
+}
+
+impl FileKind {
+    /// Looks at `source`'s top-level keys, in one pass over the YAML. Text
+    /// that is not valid YAML is Sigma when a line starts with `detection:`
+    /// or `correlation:`, so that its syntax error is reported as Sigma's
+    /// rather than against the firewatch format.
+    pub(crate) fn of(source: &str) -> FileKind {
+        #[derive(Deserialize)]
+        struct TopKeys {
+            detection: Option<IgnoredAny>,
+            correlation: Option<IgnoredAny>,
+            rules: Option<IgnoredAny>,
+            conditions: Option<IgnoredAny>,
+            lists: Option<IgnoredAny>,
+        }
+        let documents =
+            match serde_saphyr::from_multiple_with_options::<TopKeys>(source, yaml_options()) {
+                Ok(documents) => documents,
+                Err(_)
+                    if source.lines().any(|line| {
+                        line.starts_with("detection:") || line.starts_with("correlation:")
+                    }) =>
+                {
+                    return FileKind::Sigma;
+                }
+                Err(error) => return FileKind::Unreadable(error.into()),
+            };
+        if documents
+            .iter()
+            .any(|top| top.detection.is_some() || top.correlation.is_some())
+        {
+            return FileKind::Sigma;
+        }
+        FileKind::Rules(match documents.as_slice() {
+            [] => RuleFileShape::Empty,
+            [top] if top.rules.is_none() && top.conditions.is_none() && top.lists.is_none() => {
+                RuleFileShape::OneRule
+            }
+            // Several documents are refused by the parse.
+            _ => RuleFileShape::RuleList,
+        })
+    }
 }
 
 /// A file of several rules, with the named conditions and lists it shares
@@ -394,33 +452,31 @@ struct Shape {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RuleFile {
     #[serde(default)]
-    pub rules: Vec<Spanned<RuleSpec>>,
+    /// Boxed: a rule's spec is large, and a list of thousands grows and moves.
+    pub rules: Vec<Box<Spanned<RuleSpec>>>,
     #[serde(default)]
     pub conditions: BTreeMap<String, Spanned<ConditionSpec>>,
     #[serde(default)]
     pub lists: BTreeMap<String, Spanned<Literal>>,
 }
 
-/// Reads a rule file: one rule (a mapping with `id`), or `rules:` and a
-/// list, with `conditions:` and `lists:` beside it.
-pub(crate) fn parse_rule_file(text: &str) -> Result<RuleFile, SyntaxError> {
-    let shape: Option<Shape> = serde_saphyr::from_str_with_options(text, yaml_options())?;
+/// Reads a firewatch rule file of the given shape (see [`FileKind::of`]).
+pub(crate) fn parse_rule_file(text: &str, shape: RuleFileShape) -> Result<RuleFile, SyntaxError> {
     match shape {
-        None => Err(SyntaxError {
+        RuleFileShape::Empty => Err(SyntaxError {
             place: Place::START,
             message: "the file holds no rule: expected a rule (a mapping with id) \
                       or a list under rules:"
                 .into(),
         }),
-        Some(Shape {
-            rules: None,
-            conditions: None,
-            lists: None,
-        }) => Ok(RuleFile {
-            rules: vec![serde_saphyr::from_str_with_options(text, yaml_options())?],
+        RuleFileShape::OneRule => Ok(RuleFile {
+            rules: vec![Box::new(serde_saphyr::from_str_with_options(
+                text,
+                yaml_options(),
+            )?)],
             ..RuleFile::default()
         }),
-        Some(_) => Ok(serde_saphyr::from_str_with_options::<RuleFile>(
+        RuleFileShape::RuleList => Ok(serde_saphyr::from_str_with_options::<RuleFile>(
             text,
             yaml_options(),
         )?),
@@ -430,6 +486,15 @@ pub(crate) fn parse_rule_file(text: &str) -> Result<RuleFile, SyntaxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reads `text` as the firewatch rule file it must be.
+    fn parse_rule_file(text: &str) -> Result<RuleFile, SyntaxError> {
+        match FileKind::of(text) {
+            FileKind::Rules(shape) => super::parse_rule_file(text, shape),
+            FileKind::Unreadable(error) => Err(error),
+            FileKind::Sigma => panic!("{text:?} was taken for Sigma"),
+        }
+    }
 
     #[test]
     fn both_file_shapes_parse_with_places() {

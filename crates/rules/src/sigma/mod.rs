@@ -47,7 +47,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
 
 use crate::compile::{Compiler, Problems};
@@ -57,26 +57,6 @@ use crate::syntax::{
     CardinalitySpec, ConditionSpec, Place, RuleSpec, SequenceSpec, SyntaxError, ThresholdSpec,
     TogetherSpec, place,
 };
-
-/// True when `source` holds Sigma: a YAML document with `detection:` or
-/// `correlation:` at its top level. Text that is not valid YAML is Sigma
-/// when a line starts with one of those keys, so that its syntax error is
-/// reported as Sigma's rather than against the firewatch format.
-pub(crate) fn is_sigma(source: &str) -> bool {
-    #[derive(Deserialize)]
-    struct Top {
-        detection: Option<IgnoredAny>,
-        correlation: Option<IgnoredAny>,
-    }
-    match serde_saphyr::from_multiple_with_options::<Top>(source, yaml_options()) {
-        Ok(documents) => documents
-            .iter()
-            .any(|top| top.detection.is_some() || top.correlation.is_some()),
-        Err(_) => source
-            .lines()
-            .any(|line| line.starts_with("detection:") || line.starts_with("correlation:")),
-    }
-}
 
 /// A YAML value of a `detection:` section, with the place of every part.
 #[derive(Clone, Debug)]

@@ -742,13 +742,25 @@ fn correlations_over_a_skipped_rule_or_a_correlation_are_skipped() {
 
 #[test]
 fn sigma_files_are_told_apart_by_content() {
-    assert!(super::is_sigma("title: x\ndetection: {}\n"));
-    assert!(super::is_sigma("title: a\n---\ncorrelation: {}\n"));
-    assert!(!super::is_sigma(
-        "id: a\ntitle: A\nseverity: low\nmatch: { any: [x] }\n"
-    ));
-    assert!(!super::is_sigma("rules: []\n"));
-    assert!(!super::is_sigma("rules: [\n"));
+    use crate::syntax::{FileKind, RuleFileShape};
+    let shape = |source: &str| match FileKind::of(source) {
+        FileKind::Sigma => "sigma",
+        FileKind::Rules(RuleFileShape::OneRule) => "one rule",
+        FileKind::Rules(RuleFileShape::RuleList) => "rule list",
+        FileKind::Rules(RuleFileShape::Empty) => "empty",
+        FileKind::Unreadable(_) => "unreadable",
+    };
+    assert_eq!(shape("title: x\ndetection: {}\n"), "sigma");
+    assert_eq!(shape("title: a\n---\ncorrelation: {}\n"), "sigma");
+    assert_eq!(shape("detection: [\n"), "sigma");
+    assert_eq!(
+        shape("id: a\ntitle: A\nseverity: low\nmatch: { any: [x] }\n"),
+        "one rule"
+    );
+    assert_eq!(shape("rules: []\n"), "rule list");
+    assert_eq!(shape("lists: {}\n"), "rule list");
+    assert_eq!(shape("rules: [\n"), "unreadable");
+    assert_eq!(shape("# nothing\n"), "empty");
 }
 
 #[test]
