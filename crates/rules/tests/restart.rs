@@ -92,6 +92,16 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     let fail = |offset, host| info(offset, host, "request failed");
+    // Two bursts on host a, out of order, and a lone failure on b.
+    let threshold_failures = vec![
+        fail(0, "a"),
+        fail(40, "a"),
+        fail(20, "a"),
+        fail(50, "b"),
+        fail(300, "a"),
+        fail(330, "a"),
+        fail(310, "a"),
+    ];
     let login = |offset, user| {
         event(
             offset,
@@ -158,30 +168,14 @@ fn cases() -> Vec<Case> {
             name: "threshold",
             rule: "id: r\ntitle: t\nseverity: low\nmatch: { any: [failed] }\n\
                    threshold: { count: 3, window: 1m }\ngroup_by: [host]\nresolve_after: 2m\n",
-            events: vec![
-                fail(0, "a"),
-                fail(40, "a"),
-                fail(20, "a"),
-                fail(50, "b"),
-                fail(300, "a"),
-                fail(330, "a"),
-                fail(310, "a"),
-            ],
+            events: threshold_failures.clone(),
             incidents: 2,
         },
         Case {
             name: "threshold with a key",
             rule: "id: r\ntitle: t\nseverity: low\nmatch: { any: [failed] }\nkey: 'failures on {host}'\n\
                    threshold: { count: 3, window: 1m }\ngroup_by: [host]\nresolve_after: 2m\n",
-            events: vec![
-                fail(0, "a"),
-                fail(40, "a"),
-                fail(20, "a"),
-                fail(50, "b"),
-                fail(300, "a"),
-                fail(330, "a"),
-                fail(310, "a"),
-            ],
+            events: threshold_failures.clone(),
             incidents: 2,
         },
         Case {
