@@ -92,6 +92,15 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     let fail = |offset, host| info(offset, host, "request failed");
+    // Heartbeats of a and b, out of order, then a long gap; c comes late.
+    let heartbeats = vec![
+        info(0, "a", "heartbeat"),
+        info(60, "b", "heartbeat"),
+        info(30, "a", "heartbeat"),
+        info(100, "b", "heartbeat"),
+        info(400, "a", "heartbeat"),
+        info(410, "c", "heartbeat"),
+    ];
     // Two bursts on host a, out of order, and a lone failure on b.
     let threshold_failures = vec![
         fail(0, "a"),
@@ -197,14 +206,7 @@ fn cases() -> Vec<Case> {
             name: "absence",
             rule: "id: r\ntitle: t\nseverity: low\ntype: absence\nmatch: { any: [heartbeat] }\n\
                    absence: { period: 2m, expect: [{ host: c }] }\ngroup_by: [host]\n",
-            events: vec![
-                info(0, "a", "heartbeat"),
-                info(60, "b", "heartbeat"),
-                info(30, "a", "heartbeat"),
-                info(100, "b", "heartbeat"),
-                info(400, "a", "heartbeat"),
-                info(410, "c", "heartbeat"),
-            ],
+            events: heartbeats.clone(),
             incidents: 5,
         },
         Case {
@@ -213,14 +215,7 @@ fn cases() -> Vec<Case> {
             name: "absence with a key",
             rule: "id: r\ntitle: t\nseverity: low\ntype: absence\nmatch: { any: [heartbeat] }\n\
                    key: '{rule}:{host}'\nabsence: { period: 2m, expect: [{ host: c }] }\ngroup_by: [host]\n",
-            events: vec![
-                info(0, "a", "heartbeat"),
-                info(60, "b", "heartbeat"),
-                info(30, "a", "heartbeat"),
-                info(100, "b", "heartbeat"),
-                info(400, "a", "heartbeat"),
-                info(410, "c", "heartbeat"),
-            ],
+            events: heartbeats.clone(),
             incidents: 5,
         },
         Case {
